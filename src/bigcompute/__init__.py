@@ -1,0 +1,1 @@
+"""bigcompute: the compute requirements of large models, in numbers."""

@@ -1,0 +1,255 @@
+"""Model configurations, validated on construction.
+
+A config is a plain, frozen description of a network's shape. The same config drives the
+formulas (`counts`, `memory`) and the reference torch modules (`nets`), which is how the
+library checks one against the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from .errors import check_choice, check_positive_int, fail
+
+ARCHS = ("decoder", "encoder", "encoder-decoder")
+FRONTENDS = ("tokens", "patches", "audio")
+POSITIONS = ("learned", "rotary", "sinusoidal", "relative", "none")
+NORMS = ("layernorm", "rmsnorm")
+ACTIVATIONS = ("gelu", "relu", "silu")
+RELATIVE_BUCKETS = 32  # T5's relative-attention buckets per head (Raffel et al. 2020, sec. 2.1)
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """A transformer: decoder-only (GPT, LLaMA), encoder-only (BERT, ViT) or encoder-decoder
+    (T5, Whisper).
+
+    ``n_layers`` counts the decoder layers (the encoder layers for an encoder-only model);
+    ``n_encoder_layers`` the encoder layers of an encoder-decoder. ``head_dim`` defaults to
+    ``d_model // n_heads`` but may differ (T5-11B: 128 heads of 128 on d_model 1024).
+    A gated MLP (SwiGLU) has three matrices d_model x d_ff. With ``n_experts > 1`` every MLP is
+    a mixture of experts with a router of d_model x n_experts; ``top_k`` experts run per token.
+    """
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    vocab_size: int = 0
+    max_seq_len: int = 2048
+    n_kv_heads: int | None = None
+    head_dim: int | None = None
+    d_ff: int | None = None
+    gated_mlp: bool = False
+    activation: str = "gelu"
+    n_experts: int = 1
+    top_k: int = 1
+    tied_embeddings: bool = True
+    positions: str = "learned"
+    bias: bool = True
+    norm: str = "layernorm"
+    post_norm: bool = False  # BERT: norm after each residual add, no final norm
+    arch: str = "decoder"
+    n_encoder_layers: int = 0
+    # BERT-style extras: segment embeddings, a norm after the embeddings, a pooler
+    type_vocab_size: int = 0
+    embedding_norm: bool = False
+    pooler: bool = False
+    # input frontends other than a token embedding
+    frontend: str = "tokens"
+    image_size: int = 224
+    patch_size: int = 16
+    in_channels: int = 3
+    n_mels: int = 80
+    encoder_seq_len: int = 1500
+    n_classes: int = 0
+    name: str = "custom"
+
+    def __post_init__(self):
+        for key in ("n_layers", "d_model", "n_heads", "max_seq_len", "n_experts", "top_k"):
+            check_positive_int(key, getattr(self, key))
+        check_choice("arch", self.arch, ARCHS)
+        check_choice("frontend", self.frontend, FRONTENDS)
+        check_choice("positions", self.positions, POSITIONS)
+        check_choice("norm", self.norm, NORMS)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        if self.n_kv_heads is None:
+            object.__setattr__(self, "n_kv_heads", self.n_heads)
+        if self.head_dim is None:
+            if self.d_model % self.n_heads:
+                fail("n_heads", self.n_heads,
+                     f"a divisor of d_model={self.d_model} (or give head_dim explicitly)")
+            object.__setattr__(self, "head_dim", self.d_model // self.n_heads)
+        if self.d_ff is None:
+            object.__setattr__(self, "d_ff", 4 * self.d_model)
+        check_positive_int("n_kv_heads", self.n_kv_heads)
+        check_positive_int("head_dim", self.head_dim)
+        check_positive_int("d_ff", self.d_ff)
+        if self.n_heads % self.n_kv_heads:
+            fail("n_kv_heads", self.n_kv_heads, f"a divisor of n_heads={self.n_heads}")
+        if self.top_k > self.n_experts:
+            fail("top_k", self.top_k, f"at most n_experts={self.n_experts}")
+        if self.frontend == "tokens":
+            check_positive_int("vocab_size", self.vocab_size)
+        elif self.vocab_size < 0:
+            fail("vocab_size", self.vocab_size, "0 or a positive integer")
+        if self.arch == "encoder-decoder":
+            check_positive_int("n_encoder_layers", self.n_encoder_layers)
+            if self.frontend == "patches":
+                fail("frontend", self.frontend, "'tokens' or 'audio' for an encoder-decoder")
+        elif self.n_encoder_layers:
+            fail("n_encoder_layers", self.n_encoder_layers,
+                 "0 unless arch='encoder-decoder'")
+        if self.frontend == "patches":
+            if self.arch != "encoder":
+                fail("arch", self.arch, "'encoder' for a patch (ViT) frontend")
+            if self.image_size % self.patch_size:
+                fail("patch_size", self.patch_size,
+                     f"a divisor of image_size={self.image_size}")
+        if self.frontend == "audio" and self.arch != "encoder-decoder":
+            fail("arch", self.arch, "'encoder-decoder' for an audio (Whisper) frontend")
+
+    @property
+    def is_causal(self) -> bool:
+        """True when the (decoder) self-attention is masked to the past."""
+        return self.arch != "encoder"
+
+    @property
+    def is_moe(self) -> bool:
+        return self.n_experts > 1
+
+    @property
+    def n_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def has_lm_head(self) -> bool:
+        """Decoders predict tokens; encoders end in a pooler or a classifier instead."""
+        return self.arch != "encoder" and self.vocab_size > 0
+
+    def scaled(self, **changes) -> "TransformerConfig":
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """A stack of dense layers: sizes = (n_in, hidden..., n_out); bias on every layer."""
+
+    sizes: tuple[int, ...]
+    activation: str = "relu"
+    bias: bool = True
+    name: str = "mlp"
+
+    def __post_init__(self):
+        object.__setattr__(self, "sizes", tuple(self.sizes))
+        if len(self.sizes) < 2:
+            fail("sizes", self.sizes, "at least two sizes (inputs and outputs)")
+        for n in self.sizes:
+            check_positive_int("sizes", n)
+        check_choice("activation", self.activation, ACTIVATIONS)
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """A plain convolutional network: conv layers (channels, kernel, stride, padding) each
+    followed by ReLU and optional 2x2 max-pooling, then dense layers to ``n_classes``."""
+
+    in_channels: int = 1
+    image_size: int = 28
+    channels: tuple[int, ...] = (32, 64)
+    kernel_size: int = 3
+    stride: int = 1
+    padding: int = 0
+    pool: bool = True
+    hidden: tuple[int, ...] = (128,)
+    n_classes: int = 10
+    name: str = "cnn"
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(self.channels))
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        for key in ("in_channels", "image_size", "kernel_size", "stride", "n_classes"):
+            check_positive_int(key, getattr(self, key))
+        if self.padding < 0:
+            fail("padding", self.padding, "a non-negative integer")
+        if not self.channels:
+            fail("channels", self.channels, "at least one convolution")
+        for n in self.channels + self.hidden:
+            check_positive_int("channels/hidden", n)
+        if self.feature_sizes()[-1] < 1:
+            fail("image_size", self.image_size,
+                 "large enough for every convolution and pooling to leave at least 1 pixel")
+
+    def feature_sizes(self) -> list[int]:
+        """Spatial size after each conv (+pool) stage."""
+        sizes, s = [], self.image_size
+        for _ in self.channels:
+            s = (s + 2 * self.padding - self.kernel_size) // self.stride + 1
+            if self.pool:
+                s //= 2
+            sizes.append(s)
+        return sizes
+
+
+@dataclass(frozen=True)
+class LSTMConfig:
+    """An LSTM: optional token embedding, ``n_layers`` stacked LSTM layers, a dense output.
+
+    With ``vocab_size`` > 0 the input is tokens (a language model; ``n_outputs`` defaults to
+    vocab_size); otherwise the input is ``input_size`` features per step.
+    """
+
+    hidden_size: int
+    n_layers: int = 1
+    input_size: int = 0
+    vocab_size: int = 0
+    embed_dim: int = 0
+    n_outputs: int = 0
+    name: str = "lstm"
+
+    def __post_init__(self):
+        check_positive_int("hidden_size", self.hidden_size)
+        check_positive_int("n_layers", self.n_layers)
+        if self.vocab_size:
+            check_positive_int("embed_dim", self.embed_dim)
+            if not self.n_outputs:
+                object.__setattr__(self, "n_outputs", self.vocab_size)
+        else:
+            check_positive_int("input_size", self.input_size)
+        check_positive_int("n_outputs", self.n_outputs)
+
+    @property
+    def first_input_size(self) -> int:
+        return self.embed_dim if self.vocab_size else self.input_size
+
+
+@dataclass(frozen=True)
+class ResNetConfig:
+    """A ResNet (He et al. 2016): a 7x7 stem, four stages of bottleneck (or basic) blocks,
+    global average pooling and a classifier. ResNet-50: blocks=(3, 4, 6, 3), bottleneck."""
+
+    blocks: tuple[int, ...] = (3, 4, 6, 3)
+    bottleneck: bool = True
+    width: int = 64
+    in_channels: int = 3
+    image_size: int = 224
+    n_classes: int = 1000
+    name: str = "resnet"
+
+    def __post_init__(self):
+        object.__setattr__(self, "blocks", tuple(self.blocks))
+        if not self.blocks:
+            fail("blocks", self.blocks, "at least one stage")
+        for n in self.blocks:
+            check_positive_int("blocks", n)
+        for key in ("width", "in_channels", "image_size", "n_classes"):
+            check_positive_int(key, getattr(self, key))
+        if self.image_size < 32:
+            fail("image_size", self.image_size, "at least 32 (five stride-2 reductions)")
+
+    @property
+    def expansion(self) -> int:
+        return 4 if self.bottleneck else 1

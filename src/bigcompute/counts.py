@@ -1,0 +1,442 @@
+"""Parameter counts and FLOPs, exact for the reference modules in `bigcompute.nets`.
+
+FLOPs here are matmul FLOPs (2 per multiply-add), the quantity `torch.utils.flop_counter.
+FlopCounterMode` reports: dense layers, attention score and value products, convolutions.
+Element-wise work (norms, activations, softmax) is left out, as in the counter and in the
+papers' 6ND rule. MACs (multiply-accumulates) are half the FLOPs: see `macs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .configs import (
+    RELATIVE_BUCKETS,
+    CNNConfig,
+    LSTMConfig,
+    MLPConfig,
+    ResNetConfig,
+    TransformerConfig,
+)
+from .errors import check_choice, check_positive_int, fail
+
+PASSES = ("forward", "backward", "train")
+RECOMPUTE = (None, "selective", "full")
+
+
+# ---------------------------------------------------------------- parameters, layer by layer
+
+def dense_layer_params(n_in: int, n_out: int, bias: bool = True) -> int:
+    """A dense layer y = Wx + b: n_in*n_out weights plus n_out biases."""
+    return n_in * n_out + (n_out if bias else 0)
+
+
+def conv2d_params(c_in: int, c_out: int, kernel: int, bias: bool = True) -> int:
+    """A k x k convolution: c_out filters of c_in*k*k weights, plus a bias each."""
+    return c_in * c_out * kernel * kernel + (c_out if bias else 0)
+
+
+def lstm_layer_params(n_in: int, hidden: int, two_biases: bool = True) -> int:
+    """One LSTM layer: four gates, each W (h x n_in), U (h x h) and a bias.
+
+    PyTorch keeps two bias vectors per gate (b_ih and b_hh), Keras one: 4h(n_in+h) + 8h vs + 4h.
+    """
+    return 4 * hidden * (n_in + hidden) + (8 if two_biases else 4) * hidden
+
+
+def norm_params(cfg: TransformerConfig) -> int:
+    """LayerNorm has a scale and (with biases) a shift per feature; RMSNorm a scale only."""
+    if cfg.norm == "rmsnorm":
+        return cfg.d_model
+    return cfg.d_model * (2 if cfg.bias else 1)
+
+
+def attention_params(cfg: TransformerConfig) -> int:
+    """Q, K, V and output projections; K and V have n_kv_heads heads (GQA/MQA)."""
+    d, q_width, kv_width = cfg.d_model, cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
+    return (dense_layer_params(d, q_width, cfg.bias) + 2 * dense_layer_params(d, kv_width, cfg.bias)
+            + dense_layer_params(q_width, d, cfg.bias))
+
+
+def mlp_params(cfg: TransformerConfig) -> int:
+    """Two matrices d x d_ff, or three for a gated MLP (SwiGLU)."""
+    up = dense_layer_params(cfg.d_model, cfg.d_ff, cfg.bias)
+    down = dense_layer_params(cfg.d_ff, cfg.d_model, cfg.bias)
+    return (2 * up if cfg.gated_mlp else up) + down
+
+
+def moe_params(cfg: TransformerConfig, experts: int | None = None) -> int:
+    """A mixture-of-experts MLP: a router (d x n_experts, no bias) and the experts.
+    ``experts`` counts only that many experts (top_k for the parameters active per token)."""
+    if not cfg.is_moe:
+        return mlp_params(cfg)
+    n = cfg.n_experts if experts is None else experts
+    return cfg.d_model * cfg.n_experts + n * mlp_params(cfg)
+
+
+def layer_params(cfg: TransformerConfig, cross_attention: bool = False, experts=None) -> int:
+    """One transformer block: attention, (MoE) MLP and their norms (+ cross-attention)."""
+    n_attn = 2 if cross_attention else 1
+    return (n_attn * attention_params(cfg) + moe_params(cfg, experts)
+            + (n_attn + 1) * norm_params(cfg))
+
+
+def _stack_params(cfg: TransformerConfig, n_layers: int, cross: bool, experts=None) -> int:
+    """A stack of blocks with its final norm (post-norm stacks have none) and position table."""
+    n = n_layers * layer_params(cfg, cross, experts)
+    n += 0 if cfg.post_norm else norm_params(cfg)
+    if cfg.positions == "relative":
+        n += cfg.n_heads * RELATIVE_BUCKETS
+    return n
+
+
+def embedding_params(cfg: TransformerConfig) -> int:
+    """Input embeddings: tokens (or patches / audio convolutions), positions, segments."""
+    d = cfg.d_model
+    learned = cfg.positions == "learned"
+    n = 0
+    if cfg.frontend == "patches":  # patch convolution with bias, class token, positions
+        n += d * cfg.in_channels * cfg.patch_size**2 + d + d
+        n += (cfg.n_patches + 1) * d if learned else 0
+    elif cfg.frontend == "audio":  # two width-3 convolutions; encoder positions are sinusoids
+        n += (cfg.n_mels * d * 3 + d) + (d * d * 3 + d)
+    if cfg.frontend == "tokens" or cfg.arch == "encoder-decoder":
+        n += cfg.vocab_size * d  # one table, shared by encoder and decoder
+        stacks = 2 if cfg.arch == "encoder-decoder" and cfg.frontend == "tokens" else 1
+        n += stacks * cfg.max_seq_len * d if learned else 0
+    n += cfg.type_vocab_size * d
+    n += norm_params(cfg) if cfg.embedding_norm else 0
+    return n
+
+
+def head_params(cfg: TransformerConfig) -> int:
+    """Output heads: an untied LM head, a pooler, a classifier."""
+    n = 0
+    if cfg.has_lm_head and not cfg.tied_embeddings:
+        n += cfg.vocab_size * cfg.d_model
+    if cfg.pooler:
+        n += dense_layer_params(cfg.d_model, cfg.d_model)
+    if cfg.n_classes:
+        n += dense_layer_params(cfg.d_model, cfg.n_classes)
+    return n
+
+
+def transformer_params(cfg: TransformerConfig, experts: int | None = None) -> int:
+    n = embedding_params(cfg) + head_params(cfg)
+    if cfg.arch == "encoder-decoder":
+        n += _stack_params(cfg, cfg.n_encoder_layers, False, experts)
+        n += _stack_params(cfg, cfg.n_layers, True, experts)
+    else:
+        n += _stack_params(cfg, cfg.n_layers, False, experts)
+    return n
+
+
+def resnet_params(cfg: ResNetConfig) -> int:
+    """Convolutions (no bias) with BatchNorm (scale and shift) after each, then the classifier."""
+    def conv_bn(c_in, c_out, k):
+        return conv2d_params(c_in, c_out, k, bias=False) + 2 * c_out
+
+    n = conv_bn(cfg.in_channels, cfg.width, 7)
+    c_in = cfg.width
+    for stage, n_blocks in enumerate(cfg.blocks):
+        planes = cfg.width * 2**stage
+        c_out = planes * cfg.expansion
+        for block in range(n_blocks):
+            if cfg.bottleneck:
+                n += conv_bn(c_in, planes, 1) + conv_bn(planes, planes, 3) + conv_bn(planes, c_out, 1)
+            else:
+                n += conv_bn(c_in, planes, 3) + conv_bn(planes, planes, 3)
+            stride = 2 if stage > 0 and block == 0 else 1
+            if stride != 1 or c_in != c_out:
+                n += conv_bn(c_in, c_out, 1)
+            c_in = c_out
+    return n + dense_layer_params(c_in, cfg.n_classes)
+
+
+def cnn_params(cfg: CNNConfig) -> int:
+    n, c_in = 0, cfg.in_channels
+    for c_out in cfg.channels:
+        n += conv2d_params(c_in, c_out, cfg.kernel_size)
+        c_in = c_out
+    sizes = [c_in * cfg.feature_sizes()[-1] ** 2, *cfg.hidden, cfg.n_classes]
+    return n + sum(dense_layer_params(a, b) for a, b in zip(sizes, sizes[1:]))
+
+
+def lstm_params(cfg: LSTMConfig) -> int:
+    n = cfg.vocab_size * cfg.embed_dim
+    n_in = cfg.first_input_size
+    for _ in range(cfg.n_layers):
+        n += lstm_layer_params(n_in, cfg.hidden_size)
+        n_in = cfg.hidden_size
+    return n + dense_layer_params(cfg.hidden_size, cfg.n_outputs)
+
+
+def param_count(cfg) -> int:
+    """Number of parameters, equal to ``sum(p.numel() for p in nets.build(cfg).parameters())``.
+
+    Also accepts a catalogue name ("gpt2-small") or an int (returned as is)."""
+    cfg = _resolve(cfg)
+    if isinstance(cfg, int):
+        return cfg
+    if isinstance(cfg, TransformerConfig):
+        return transformer_params(cfg)
+    if isinstance(cfg, MLPConfig):
+        s = cfg.sizes
+        return sum(dense_layer_params(a, b, cfg.bias) for a, b in zip(s, s[1:]))
+    if isinstance(cfg, CNNConfig):
+        return cnn_params(cfg)
+    if isinstance(cfg, LSTMConfig):
+        return lstm_params(cfg)
+    if isinstance(cfg, ResNetConfig):
+        return resnet_params(cfg)
+    fail("cfg", type(cfg).__name__, "a model config, a catalogue name or an int")
+
+
+def active_param_count(cfg) -> int:
+    """Parameters used per token: for a mixture of experts, only top_k experts per layer."""
+    cfg = _resolve(cfg)
+    if isinstance(cfg, TransformerConfig) and cfg.is_moe:
+        return transformer_params(cfg, experts=cfg.top_k)
+    return param_count(cfg)
+
+
+def non_embedding_param_count(cfg: TransformerConfig) -> int:
+    """Kaplan et al. (2020)'s N: parameters outside the token and position embeddings."""
+    return transformer_params(cfg) - embedding_params(cfg)
+
+
+def _resolve(cfg):
+    if isinstance(cfg, str):
+        from .catalog import model
+        return model(cfg)
+    return cfg
+
+
+# ---------------------------------------------------------------- FLOPs
+
+@dataclass(frozen=True)
+class FlopTerm:
+    """One matmul-like piece of a forward pass and how its backward and recomputation cost.
+
+    backward: FLOPs of the backward pass as a multiple of the forward (2 when both the input
+    and the weight need gradients, 1 when only the weight does, 2.5 for flash attention,
+    which recomputes the scores). recompute: the recomputation policies that redo it.
+    """
+
+    name: str
+    forward: int
+    backward: float = 2.0
+    recompute: tuple[str, ...] = ("full",)
+
+
+def _attention_terms(cfg, batch, s_q, s_kv, prefix, causal, attention, causal_halving):
+    """Projections and the attention core of one self- or cross-attention."""
+    q_width, kv_width = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
+    t_q, t_kv = batch * s_q, batch * s_kv
+    pairs = s_q * s_kv
+    if causal and causal_halving:
+        pairs = s_q * (s_q + 1) // 2  # only the lower triangle, diagonal included
+    core = 2 * 2 * batch * cfg.n_heads * pairs * cfg.head_dim  # QK^T and AV
+    core_policies = ("full", "selective")
+    return [
+        FlopTerm(f"{prefix}.qkv", 2 * cfg.d_model * (t_q * q_width + 2 * t_kv * kv_width)),
+        FlopTerm(f"{prefix}.core", core, 2.5 if attention == "flash" else 2.0, core_policies),
+        FlopTerm(f"{prefix}.out", 2 * t_q * q_width * cfg.d_model),
+    ]
+
+
+def _mlp_terms(cfg, tokens, prefix):
+    per_token = 2 * cfg.d_model * cfg.d_ff * (3 if cfg.gated_mlp else 2)
+    if not cfg.is_moe:
+        return [FlopTerm(f"{prefix}.mlp", tokens * per_token)]
+    return [FlopTerm(f"{prefix}.router", 2 * tokens * cfg.d_model * cfg.n_experts),
+            FlopTerm(f"{prefix}.experts", tokens * cfg.top_k * per_token)]
+
+
+def _stack_terms(cfg, batch, seq, n_layers, causal, cross_seq, prefix, attention, halving):
+    terms = []
+    # a relative-position bias needs the score matrix: those self-attentions run naive
+    self_attention = "naive" if cfg.positions == "relative" else attention
+    for i in range(n_layers):
+        p = f"{prefix}{i}"
+        terms += _attention_terms(cfg, batch, seq, seq, f"{p}.attn", causal, self_attention,
+                                  halving)
+        if cross_seq:
+            terms += _attention_terms(cfg, batch, seq, cross_seq, f"{p}.cross", False,
+                                      attention, halving)
+        terms += _mlp_terms(cfg, batch * seq, p)
+    return terms
+
+
+def flop_terms(cfg: TransformerConfig, batch: int, seq: int | None = None, *,
+               attention: str = "naive", causal_halving: bool = False) -> list[FlopTerm]:
+    """The forward pass as a list of FlopTerm, input to output."""
+    check_choice("attention", attention, ("naive", "flash"))
+    check_positive_int("batch", batch)
+    seq = default_seq(cfg) if seq is None else seq
+    check_positive_int("seq", seq)
+    if cfg.frontend == "tokens" and cfg.positions == "learned" and seq > cfg.max_seq_len:
+        fail("seq", seq, f"at most max_seq_len={cfg.max_seq_len} with learned positions")
+    d, terms = cfg.d_model, []
+    enc_seq = 0
+    if cfg.frontend == "patches":
+        seq = cfg.n_patches + 1
+        conv = 2 * batch * cfg.n_patches * d * cfg.in_channels * cfg.patch_size**2
+        terms.append(FlopTerm("patch_embedding", conv, backward=1.0, recompute=()))
+    elif cfg.frontend == "audio":
+        enc_seq = cfg.encoder_seq_len
+        conv1 = 2 * batch * 2 * enc_seq * d * cfg.n_mels * 3   # stride 1 on 2x frames
+        conv2 = 2 * batch * enc_seq * d * d * 3               # stride 2
+        terms += [FlopTerm("audio_conv1", conv1, backward=1.0, recompute=()),
+                  FlopTerm("audio_conv2", conv2, recompute=())]
+    if cfg.arch == "encoder-decoder":
+        enc_seq = enc_seq or seq
+        terms += _stack_terms(cfg, batch, enc_seq, cfg.n_encoder_layers, False, 0, "encoder",
+                              attention, causal_halving)
+        terms += _stack_terms(cfg, batch, seq, cfg.n_layers, True, enc_seq, "decoder",
+                              attention, causal_halving)
+    else:
+        terms += _stack_terms(cfg, batch, seq, cfg.n_layers, cfg.is_causal, 0, "layer",
+                              attention, causal_halving)
+    if cfg.has_lm_head:
+        terms.append(FlopTerm("lm_head", 2 * batch * seq * d * cfg.vocab_size, recompute=()))
+    if cfg.pooler:
+        terms.append(FlopTerm("pooler", 2 * batch * d * d, recompute=()))
+    if cfg.n_classes:
+        terms.append(FlopTerm("classifier", 2 * batch * d * cfg.n_classes, recompute=()))
+    return terms
+
+
+def default_seq(cfg: TransformerConfig) -> int:
+    return cfg.n_patches + 1 if cfg.frontend == "patches" else cfg.max_seq_len
+
+
+def flops(cfg, batch: int = 1, seq: int | None = None, pass_: str = "forward", *,
+          attention: str = "naive", recompute: str | None = None,
+          causal_halving: bool = False) -> int:
+    """Matmul FLOPs of a forward, backward or training (forward + backward) pass.
+
+    Equal to FlopCounterMode on `nets.build(cfg)` with the same settings. Switches:
+    ``attention="flash"`` — the backward recomputes the scores (2.5x the core's forward,
+    torch's count for scaled_dot_product_attention); ``recompute`` — "full" re-runs every
+    block's forward in the backward, "selective" only the attention core (Korthikanti et al.
+    2022); ``causal_halving`` — count only the unmasked half of a causal attention, as an ideal
+    causal kernel would (FlopCounterMode counts the full square).
+    """
+    check_choice("pass_", pass_, PASSES)
+    check_choice("recompute", recompute, RECOMPUTE)
+    cfg = _resolve(cfg)
+    if isinstance(cfg, TransformerConfig):
+        terms = flop_terms(cfg, batch, seq, attention=attention, causal_halving=causal_halving)
+    else:
+        terms = simple_flop_terms(cfg, batch, seq)
+    forward = sum(t.forward for t in terms)
+    backward = sum(round(t.backward * t.forward) for t in terms)
+    backward += sum(t.forward for t in terms if recompute in t.recompute)
+    return {"forward": forward, "backward": backward, "train": forward + backward}[pass_]
+
+
+def flops_by_layer(cfg: TransformerConfig, batch: int = 1, seq: int | None = None,
+                   **kwargs) -> dict[str, int]:
+    """Forward FLOPs grouped by kind (qkv, attention core, out, mlp, lm_head, ...)."""
+    out: dict[str, int] = {}
+    for t in flop_terms(cfg, batch, seq, **kwargs):
+        kind = t.name.split(".")[-1]
+        out[kind] = out.get(kind, 0) + t.forward
+    return out
+
+
+def macs(cfg, batch: int = 1, seq: int | None = None, pass_: str = "forward", **kwargs) -> int:
+    """Multiply-accumulates: half the FLOPs. (Many papers and tools say 'FLOPs' for MACs.)"""
+    return flops(cfg, batch, seq, pass_, **kwargs) // 2
+
+
+def simple_flop_terms(cfg, batch: int = 1, seq: int | None = None) -> list[FlopTerm]:
+    """Forward FLOPs of the non-transformer configs, layer by layer. The first layer's input
+    (data) needs no gradient, so its backward computes only the weight gradient."""
+    check_positive_int("batch", batch)
+    first = {"backward": 1.0, "recompute": ()}
+    if isinstance(cfg, MLPConfig):
+        s = cfg.sizes
+        return [FlopTerm(f"dense{i}", 2 * batch * a * b, **(first if i == 0 else {}))
+                for i, (a, b) in enumerate(zip(s, s[1:]))]
+    if isinstance(cfg, CNNConfig):
+        terms, c_in, s = [], cfg.in_channels, cfg.image_size
+        for i, c_out in enumerate(cfg.channels):
+            s = (s + 2 * cfg.padding - cfg.kernel_size) // cfg.stride + 1
+            conv = 2 * batch * c_out * s * s * c_in * cfg.kernel_size**2
+            terms.append(FlopTerm(f"conv{i}", conv, **(first if i == 0 else {})))
+            s = s // 2 if cfg.pool else s
+            c_in = c_out
+        sizes = [c_in * s * s, *cfg.hidden, cfg.n_classes]
+        return terms + [FlopTerm(f"dense{i}", 2 * batch * a * b)
+                        for i, (a, b) in enumerate(zip(sizes, sizes[1:]))]
+    if isinstance(cfg, LSTMConfig):
+        seq = 1 if seq is None else seq
+        check_positive_int("seq", seq)
+        terms, n_in, h = [], cfg.first_input_size, cfg.hidden_size
+        for i in range(cfg.n_layers):
+            # the input product Wx of a feature-input first layer needs no input gradient
+            no_input_grad = i == 0 and not cfg.vocab_size
+            terms.append(FlopTerm(f"lstm{i}.input", 2 * batch * seq * 4 * h * n_in,
+                                  backward=1.0 if no_input_grad else 2.0))
+            # Uh at step 0 multiplies the zero initial state, which needs no gradient
+            step = 2 * batch * 4 * h * h
+            terms.append(FlopTerm(f"lstm{i}.recurrent0", step, backward=1.0))
+            terms.append(FlopTerm(f"lstm{i}.recurrent", (seq - 1) * step))
+            n_in = h
+        return terms + [FlopTerm("output", 2 * batch * seq * h * cfg.n_outputs)]
+    if isinstance(cfg, ResNetConfig):
+        stem, rest = resnet_forward_flops(cfg, split_stem=True)
+        return [FlopTerm("stem", batch * stem, **first), FlopTerm("body", batch * rest)]
+    fail("cfg", type(cfg).__name__, "a model config or catalogue name")
+
+
+def resnet_forward_flops(cfg: ResNetConfig, split_stem: bool = False):
+    """Convolution and classifier FLOPs of one image (ResNet-50 at 224: about 8.2 GFLOP)."""
+    s = (cfg.image_size + 2 * 3 - 7) // 2 + 1
+    stem = 2 * s * s * cfg.width * cfg.in_channels * 49
+    n = 0
+    s = (s + 2 - 3) // 2 + 1  # max-pool 3x3 stride 2
+    c_in = cfg.width
+    for stage, n_blocks in enumerate(cfg.blocks):
+        planes = cfg.width * 2**stage
+        c_out = planes * cfg.expansion
+        for block in range(n_blocks):
+            stride = 2 if stage > 0 and block == 0 else 1
+            s_out = (s - 1) // stride + 1
+            if cfg.bottleneck:
+                n += 2 * s * s * planes * c_in  # 1x1 at the input resolution
+                n += 2 * s_out * s_out * planes * planes * 9 + 2 * s_out**2 * c_out * planes
+            else:
+                n += 2 * s_out**2 * planes * c_in * 9 + 2 * s_out**2 * planes * planes * 9
+            if stride != 1 or c_in != c_out:
+                n += 2 * s_out**2 * c_out * c_in
+            c_in, s = c_out, s_out
+    n += 2 * c_in * cfg.n_classes
+    return (stem, n) if split_stem else stem + n
+
+
+# ---------------------------------------------------------------- approximations
+
+def flops_6nd(n_params: float, tokens: float) -> float:
+    """Training FLOPs ~ 6ND (Kaplan et al. 2020): 2N per token forward, 4N backward.
+    Leaves out attention's sequence-length term and any recomputation."""
+    return 6.0 * n_params * tokens
+
+
+def flops_palm(n_params: float, n_layers: int, n_heads: int, head_dim: int, seq: int,
+               tokens: float) -> float:
+    """Training FLOPs with attention (Chowdhery et al. 2022, appendix B): (6N + 12LHQT) per
+    token, N the non-embedding parameters, T the sequence length."""
+    return (6.0 * n_params + 12.0 * n_layers * n_heads * head_dim * seq) * tokens
+
+
+def flops_megatron(batch: int, seq: int, n_layers: int, d_model: int, vocab: int,
+                   recompute: bool = True) -> float:
+    """FLOPs of one training iteration of a GPT (Narayanan et al. 2021, eq. 3):
+    96Bslh^2 (1 + s/6h + V/16lh) with full recomputation; 72Bslh^2 (1 + s/6h + V/12lh) without."""
+    b, s, l, h, v = batch, seq, n_layers, d_model, vocab
+    if recompute:
+        return 96 * b * s * l * h * h * (1 + s / (6 * h) + v / (16 * l * h))
+    return 72 * b * s * l * h * h * (1 + s / (6 * h) + v / (12 * l * h))

@@ -1,0 +1,374 @@
+"""Memory of training and inference: model states, activations, logits, KV cache, sharding.
+
+Activation bytes are modelled on what autograd saves in `bigcompute.nets` (tested against
+`measure.saved_activation_bytes`). They follow the same accounting as Korthikanti et al. 2022
+("Reducing activation recomputation in large transformer models"), whose per-layer
+sbh(34 + 5as/h) assumes 16-bit activations and dropout; the reference modules have no dropout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from .configs import TransformerConfig
+from .errors import check_choice, check_positive_int, fail
+
+DTYPE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Bytes per parameter of each model state, and bytes per activation element.
+
+    weights: the copy the forward pass reads; master: an fp32 copy kept by the optimizer for
+    mixed precision; state: bytes of each optimizer moment (Adam has two, momentum one).
+    """
+
+    weights: float
+    grads: float
+    master: float
+    state: float
+    activation: float
+    wide_activation: float  # residual stream, norm inputs and the loss (fp32 under autocast)
+
+
+# Mixed precision follows the ZeRO paper's accounting (Rajbhandari et al. 2020, sec. 3.1):
+# 2 (bf16 weights) + 2 (bf16 grads) + 12 (fp32 master, momentum, variance) = 16 B/param.
+RECIPES = {
+    "fp32": Recipe(4, 4, 0, 4, 4, 4),
+    "amp-bf16": Recipe(2, 2, 4, 4, 2, 4),
+    "amp-fp16": Recipe(2, 2, 4, 4, 2, 4),
+    "amp-bf16-fp32-grads": Recipe(2, 4, 4, 4, 2, 4),  # fp32 gradient accumulation
+    "bf16": Recipe(2, 2, 0, 2, 2, 2),                 # pure bf16, optimizer states too
+    "fp16": Recipe(2, 2, 0, 2, 2, 2),
+}
+OPTIMIZER_MOMENTS = {"sgd": 0, "momentum": 1, "adamw": 2, "adam": 2}
+ATTENTIONS = ("naive", "flash")
+RECOMPUTE = (None, "selective", "full")
+INDEX_BYTES = 8  # int64 token ids and positions
+
+
+def bytes_per_element(dtype: str) -> float:
+    """Bytes of one number: fp32 4, bf16/fp16 2, fp8/int8 1, int4 0.5 (amp-* computes in 16)."""
+    if dtype in RECIPES and dtype not in DTYPE_BYTES:
+        return RECIPES[dtype].activation
+    check_choice("dtype", dtype, tuple(DTYPE_BYTES) + tuple(RECIPES))
+    return DTYPE_BYTES[dtype]
+
+
+def _recipe(precision: str) -> Recipe:
+    check_choice("precision", precision, tuple(RECIPES))
+    return RECIPES[precision]
+
+
+@dataclass(frozen=True)
+class ModelStates:
+    weights: float
+    grads: float
+    optimizer: float
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.grads + self.optimizer
+
+
+def model_state_bytes(n_params: float, precision: str = "amp-bf16",
+                      optimizer: str = "adamw") -> ModelStates:
+    """Weights, gradients and optimizer states (with the fp32 master copy) in bytes."""
+    r = _recipe(precision)
+    check_choice("optimizer", optimizer, tuple(OPTIMIZER_MOMENTS))
+    moments = OPTIMIZER_MOMENTS[optimizer]
+    return ModelStates(n_params * r.weights, n_params * r.grads,
+                       n_params * (r.master + moments * r.state))
+
+
+# ---------------------------------------------------------------- activations
+
+@dataclass(frozen=True)
+class Activations:
+    """Bytes saved for the backward pass, by where they are saved."""
+
+    inputs: float       # token ids, positions, images or audio frames, frontend convolutions
+    layers: float       # all transformer blocks
+    final: float        # final norm and the LM head's input
+    loss: float         # log-softmax of the logits (B x S x V) and the targets
+
+    @property
+    def total(self) -> float:
+        return self.inputs + self.layers + self.final + self.loss
+
+
+def _norm_bytes(cfg, tokens, r: Recipe) -> float:
+    """A norm saves its input and statistics, and its output is saved by the next matmul.
+    torch's RMSNorm computes in fp32 whatever the input: it keeps an fp32 copy of the input,
+    the normalised input and 1/rms."""
+    d = cfg.d_model
+    if cfg.norm == "rmsnorm":
+        return tokens * (2 * d * 4 + 4 + d * r.activation)
+    stats = 2 * tokens * (4 if r.wide_activation == 4 else r.wide_activation)
+    return tokens * d * (r.wide_activation + r.activation) + stats
+
+
+def _attention_core_bytes(cfg, batch, s_q, s_kv, causal, attention, recompute, e,
+                          tp=1) -> float:
+    """Saved by one attention: Q, K, V, scores/softmax or flash statistics, merged output."""
+    h, hkv, hd = cfg.n_heads / tp, cfg.n_kv_heads / tp, cfg.head_dim
+    q = batch * s_q * h * hd * e
+    kv = batch * s_kv * hkv * hd * e
+    merged = batch * s_q * h * hd * e
+    if recompute == "selective":
+        return q + 2 * kv + merged
+    if attention == "flash":
+        lse = batch * h * s_q * 4
+        return q + 2 * kv + q + lse + merged  # inputs, output, logsumexp
+    kv_full = batch * s_kv * h * hd * e  # K and V repeated to every query head
+    scores = batch * h * s_q * s_kv * e
+    mask = s_q * s_kv if causal else 0
+    return q + 2 * kv_full + scores + mask + merged
+
+
+def _mlp_bytes(cfg, tokens, e) -> float:
+    """Saved inside the MLP: up-projection output(s), activation output, product."""
+    f = cfg.d_ff
+    per_token = {("relu", False): 1, ("gelu", False): 2, ("silu", False): 2,
+                 ("relu", True): 3, ("gelu", True): 4, ("silu", True): 4}
+    n = tokens * f * e * per_token[(cfg.activation, cfg.gated_mlp)]
+    if not cfg.is_moe:
+        return n
+    # router: softmax output, top-k values and indices, their sum; per routed token: its
+    # gathered input, expert output and weighted output, its weight, two indices
+    k, d = cfg.top_k, cfg.d_model
+    router = tokens * (cfg.n_experts * e + k * e + k * INDEX_BYTES + e)
+    return k * n + router + tokens * k * (3 * d * e + e + 2 * INDEX_BYTES)
+
+
+def layer_activation_bytes(cfg: TransformerConfig, batch: int, seq: int, precision="fp32",
+                           attention="naive", recompute=None, cross_seq: int = 0,
+                           causal: bool | None = None, tp: int = 1, sp: bool = False) -> float:
+    """Bytes one block saves for backward.
+
+    With ``recompute="full"`` only the block's input is kept. Tensor parallelism (``tp``)
+    splits the heads and the MLP; with sequence parallelism (``sp``) the norms and the
+    residual stream are split too (Korthikanti et al. 2022, sec. 4.2)."""
+    r = _recipe(precision)
+    e, tokens = r.activation, batch * seq
+    causal = cfg.is_causal if causal is None else causal
+    shard = tp if sp else 1
+    if recompute == "full":
+        return tokens * cfg.d_model * r.wide_activation / shard
+    # a relative-position bias needs the score matrix: that self-attention runs naive
+    self_attention = "naive" if cfg.positions == "relative" else attention
+    n = 2 * _norm_bytes(cfg, tokens, r) / shard
+    n += _attention_core_bytes(cfg, batch, seq, seq, causal, self_attention, recompute, e, tp)
+    if cross_seq:
+        n += _norm_bytes(cfg, tokens, r) / shard
+        n += _attention_core_bytes(cfg, batch, seq, cross_seq, False, attention, recompute,
+                                   e, tp)
+    return n + _mlp_bytes(cfg, tokens, e) / tp
+
+
+def activation_bytes(cfg: TransformerConfig, batch: int, seq: int | None = None,
+                     precision: str = "fp32", attention: str = "naive",
+                     recompute: str | None = None, tp: int = 1, sp: bool = False,
+                     loss: bool = True) -> Activations:
+    """Bytes autograd saves in one forward pass (plus the loss), by part.
+
+    Matches `measure.saved_activation_bytes` on `nets.build(cfg)` for fp32 and pure bf16;
+    for amp-* it models autocast (16-bit matmul outputs, fp32 residual stream and loss)."""
+    from .counts import default_seq
+
+    check_positive_int("batch", batch)
+    check_choice("attention", attention, ATTENTIONS)
+    check_choice("recompute", recompute, RECOMPUTE)
+    r = _recipe(precision)
+    seq = default_seq(cfg) if seq is None else seq
+    check_positive_int("seq", seq)
+    e, d = r.activation, cfg.d_model
+    tokens = batch * seq
+    inputs, layers = 0.0, 0.0
+    enc_seq = 0
+    if cfg.frontend == "patches":
+        seq = cfg.n_patches + 1
+        tokens = batch * seq
+        inputs += batch * cfg.in_channels * cfg.image_size**2 * e
+    elif cfg.frontend == "audio":
+        enc_seq = cfg.encoder_seq_len
+        inputs += batch * cfg.n_mels * 2 * enc_seq * e + batch * d * enc_seq * e * (2 * 2 + 1)
+    if cfg.frontend == "tokens" or cfg.arch == "encoder-decoder":
+        stacks = 2 if cfg.arch == "encoder-decoder" and cfg.frontend == "tokens" else 1
+        inputs += stacks * tokens * INDEX_BYTES
+        inputs += stacks * seq * INDEX_BYTES if cfg.positions == "learned" else 0
+        inputs += tokens * INDEX_BYTES if cfg.type_vocab_size else 0
+    if cfg.embedding_norm:
+        inputs += _norm_bytes(cfg, tokens, r)
+    if cfg.positions == "relative":  # bucket ids, and the bias itself when checkpointed with Q, K, V
+        per_stack = seq * seq * INDEX_BYTES
+        per_stack += cfg.n_heads * seq * seq * e if recompute == "selective" else 0
+        inputs += (2 if cfg.arch == "encoder-decoder" else 1) * per_stack
+    kw = dict(precision=precision, attention=attention, recompute=recompute, tp=tp, sp=sp)
+    if cfg.arch == "encoder-decoder":
+        enc_seq = enc_seq or seq
+        layers += cfg.n_encoder_layers * layer_activation_bytes(cfg, batch, enc_seq,
+                                                                causal=False, **kw)
+        layers += cfg.n_layers * layer_activation_bytes(cfg, batch, seq, cross_seq=enc_seq,
+                                                        causal=True, **kw)
+        final = _norm_bytes(cfg, batch * enc_seq, r)  # encoder output, read by cross-attention
+    else:
+        layers += cfg.n_layers * layer_activation_bytes(cfg, batch, seq, **kw)
+        final = 0.0
+    final += 0 if cfg.post_norm else _norm_bytes(cfg, tokens, r)
+    if cfg.pooler:
+        final += batch * d * e
+    loss_bytes = 0.0
+    if cfg.has_lm_head and loss:
+        loss_bytes = tokens * cfg.vocab_size * r.wide_activation / tp + tokens * INDEX_BYTES + 4
+    return Activations(inputs, layers, final, loss_bytes)
+
+
+# ---------------------------------------------------------------- KV cache and inference
+
+def kv_cache_bytes(cfg: TransformerConfig, batch: int, seq: int, dtype: str = "bf16") -> float:
+    """Keys and values of every layer: 2 * layers * batch * seq * kv_heads * head_dim * bytes.
+
+    Grouped-query attention shrinks it by n_heads / n_kv_heads (8x for Llama-2-70B)."""
+    check_positive_int("batch", batch)
+    check_positive_int("seq", seq)
+    return (2 * cfg.n_layers * batch * seq * cfg.n_kv_heads * cfg.head_dim
+            * bytes_per_element(dtype))
+
+
+@dataclass(frozen=True)
+class InferenceMemory:
+    weights: float
+    kv_cache: float
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.kv_cache
+
+
+def inference_memory(cfg: TransformerConfig, batch: int, seq: int, dtype: str = "bf16",
+                     kv_dtype: str | None = None, tp: int = 1) -> InferenceMemory:
+    """Weights at ``dtype`` plus the KV cache for ``batch`` sequences of ``seq`` tokens,
+    per device when split ``tp`` ways."""
+    from .counts import param_count
+
+    check_positive_int("tp", tp)
+    weights = param_count(cfg) * bytes_per_element(dtype) / tp
+    kv = kv_cache_bytes(cfg, batch, seq, kv_dtype or dtype) / tp
+    return InferenceMemory(weights, kv)
+
+
+# ---------------------------------------------------------------- sharding and the total
+
+def zero_memory_per_device(n_params: float, dp: int, stage: int,
+                           optimizer_bytes_per_param: float = 12, weight_bytes: float = 2,
+                           grad_bytes: float = 2) -> float:
+    """Model-state bytes per device under ZeRO (Rajbhandari et al. 2020, fig. 1):
+    stage 0: (2 + 2 + K)Ψ; 1: (2 + 2)Ψ + KΨ/N; 2: 2Ψ + (2 + K)Ψ/N; 3: (2 + 2 + K)Ψ/N."""
+    check_positive_int("dp", dp)
+    check_choice("stage", stage, (0, 1, 2, 3))
+    w, g, k = weight_bytes * n_params, grad_bytes * n_params, optimizer_bytes_per_param * n_params
+    return (w / (dp if stage >= 3 else 1) + g / (dp if stage >= 2 else 1)
+            + k / (dp if stage >= 1 else 1))
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """Bytes per device of one training step, by part; ``total`` is their sum."""
+
+    weights: float
+    grads: float
+    optimizer: float
+    activations: float
+    logits: float
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.grads + self.optimizer + self.activations + self.logits
+
+    @property
+    def model_states(self) -> float:
+        return self.weights + self.grads + self.optimizer
+
+    def as_dict(self) -> dict[str, float]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["total"] = self.total
+        return d
+
+
+def training_memory(cfg, batch: int, seq: int | None = None, precision: str = "amp-bf16",
+                    optimizer: str = "adamw", attention: str = "flash",
+                    recompute: str | None = None, zero_stage: int = 0, dp: int = 1,
+                    tp: int = 1, pp: int = 1, sp: bool = False) -> TrainingMemory:
+    """Memory per device for training ``cfg`` on micro-batches of ``batch`` sequences.
+
+    Model states are split by tensor (tp) and pipeline (pp) parallelism, then by ZeRO over
+    the dp data-parallel replicas. With 1F1B pipelining the first stage holds pp micro-batches
+    in flight, so its activations are those of all layers for one micro-batch (Korthikanti et
+    al. 2022, sec. 4.2.3); logits live on the last stage.
+    """
+    from .counts import _resolve, param_count
+
+    cfg = _resolve(cfg)
+    for name, v in (("dp", dp), ("tp", tp), ("pp", pp)):
+        check_positive_int(name, v)
+    check_choice("zero_stage", zero_stage, (0, 1, 2, 3))
+    if cfg.n_heads % tp:
+        fail("tp", tp, f"a divisor of n_heads={cfg.n_heads}")
+    if cfg.n_kv_heads % tp and cfg.n_kv_heads > 1:
+        fail("tp", tp, f"a divisor of n_kv_heads={cfg.n_kv_heads}")
+    if pp > cfg.n_layers:
+        fail("pp", pp, f"at most n_layers={cfg.n_layers}")
+    states = model_state_bytes(param_count(cfg) / (tp * pp), precision, optimizer)
+    shard = {s: (dp if zero_stage >= s else 1) for s in (1, 2, 3)}
+    acts = activation_bytes(cfg, batch, seq, precision, attention, recompute, tp, sp)
+    per_stage = acts.layers / pp * min(pp, cfg.n_layers)  # pp micro-batches of L/pp layers
+    last_stage_too = pp == 1  # with pp > 1 the final norm and logits are on another device
+    return TrainingMemory(weights=states.weights / shard[3], grads=states.grads / shard[2],
+                          optimizer=states.optimizer / shard[1],
+                          activations=acts.inputs + per_stage
+                          + (acts.final if last_stage_too else 0.0),
+                          logits=acts.loss if last_stage_too else 0.0)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Does a configuration fit on a device, and the largest micro-batch that does."""
+
+    fits: bool
+    max_batch: int
+    required_bytes: float
+    capacity_bytes: float
+    message: str
+
+
+def fit(cfg, device, batch: int = 1, seq: int | None = None, **training_kwargs) -> Fit:
+    """Whether training at ``batch`` fits in the device's memory, and the largest batch that
+    does. Memory is affine in batch: states + batch x per-sample activations."""
+    from .hardware import device as get_device
+    from .units import format_bytes
+
+    dev = get_device(device)
+    check_positive_int("batch", batch)
+    one = training_memory(cfg, 1, seq, **training_kwargs)
+    two = training_memory(cfg, 2, seq, **training_kwargs)
+    per_sample = two.total - one.total
+    fixed = one.total - per_sample
+    need = fixed + batch * per_sample
+    cap = dev.memory_bytes
+    if one.total > cap:
+        return Fit(False, 0, need, cap,
+                   f"does not fit on {dev.name} even at batch 1: needs {format_bytes(one.total)}"
+                   f" of {format_bytes(cap)} (model states alone {format_bytes(one.model_states)})")
+    max_batch = int((cap - fixed) // per_sample)
+    ok = need <= cap
+    verdict = "fits" if ok else "does not fit"
+    return Fit(ok, max_batch, need, cap,
+               f"batch {batch} {verdict} on {dev.name}: {format_bytes(need)} of "
+               f"{format_bytes(cap)}; largest batch that fits: {max_batch}")
+
+
+def max_batch(cfg, device, seq: int | None = None, **training_kwargs) -> int:
+    """The largest micro-batch that fits (0 when not even batch 1 does)."""
+    return fit(cfg, device, 1, seq, **training_kwargs).max_batch
