@@ -1,0 +1,173 @@
+"""Memory: activations against what autograd saves, KV cache against the cache the model
+allocates, model states against the ZeRO paper, and properties of sharding."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bigcompute import measure, memory, nets
+from bigcompute.configs import TransformerConfig
+
+from shapes import GPT, LLAMA_GQA, MOE, RELU_WIDE, TRANSFORMERS
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def _measured(cfg, batch, seq, precision, attention, recompute):
+    torch.manual_seed(0)
+    module = nets.build(cfg, dtype=PRECISIONS[precision]).set_attention(attention)
+    module.set_recompute(recompute)
+    inputs = nets.example_inputs(cfg, batch, seq)
+    if PRECISIONS[precision] is not None:
+        inputs = tuple(x.to(PRECISIONS[precision]) if x.is_floating_point() else x
+                       for x in inputs)
+    loss = None
+    if cfg.has_lm_head:
+        loss = measure.lm_loss(torch.randint(0, cfg.vocab_size, (batch, seq)))
+    return measure.saved_activation_bytes(module, inputs, loss)
+
+
+@pytest.mark.parametrize("recompute", [None, "selective", "full"])
+@pytest.mark.parametrize("attention", ["naive", "flash"])
+@pytest.mark.parametrize("name", ["gpt", "llama_gqa", "relu_wide"])
+def test_activation_bytes_within_5_percent_of_autograd(name, attention, recompute):
+    cfg = TRANSFORMERS[name]
+    predicted = memory.activation_bytes(cfg, 3, 48, "fp32", attention, recompute).total
+    measured = _measured(cfg, 3, 48, "fp32", attention, recompute)
+    assert predicted == pytest.approx(measured, rel=0.05)
+
+
+@pytest.mark.parametrize("name", ["gpt", "llama_gqa", "moe", "bert", "vit", "t5", "whisper"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_activation_bytes_of_every_architecture(name, precision):
+    cfg = TRANSFORMERS[name]
+    seq = 16 if name == "whisper" else 40
+    for attention in ("naive", "flash"):
+        predicted = memory.activation_bytes(cfg, 2, seq, precision, attention).total
+        measured = _measured(cfg, 2, seq, precision, attention, None)
+        assert predicted == pytest.approx(measured, rel=0.05), attention
+
+
+def test_logits_dominate_gpt2_small_at_batch_8():
+    gpt2 = TransformerConfig(n_layers=12, d_model=768, n_heads=12, vocab_size=50257,
+                             max_seq_len=1024)
+    acts = memory.activation_bytes(gpt2, 8, 1024, "amp-bf16", "flash", "full")
+    assert acts.loss > acts.layers
+
+
+@pytest.mark.parametrize("cfg", [GPT, LLAMA_GQA])
+def test_kv_cache_bytes_equal_the_allocated_cache(cfg):
+    module = nets.build(cfg)
+    prompt = torch.randint(0, cfg.vocab_size, (3, 5))
+    cache = nets.KVCache(cfg, batch=3, max_len=12)
+    module(prompt, cache=cache)
+    assert cache.nbytes() == memory.kv_cache_bytes(cfg, 3, 12, "fp32")
+    bf16 = nets.KVCache(cfg, 3, 12, dtype=torch.bfloat16)
+    assert bf16.nbytes() == memory.kv_cache_bytes(cfg, 3, 12, "bf16")
+
+
+def test_generation_with_cache_equals_without():
+    torch.manual_seed(0)
+    module = nets.build(LLAMA_GQA).eval()
+    prompt = torch.randint(0, 100, (2, 6))
+    with_cache = module.generate(prompt, 8, use_cache=True)
+    without = module.generate(prompt, 8, use_cache=False)
+    assert torch.equal(with_cache, without)
+
+
+def test_gqa_shrinks_the_cache_by_the_group_size():
+    mha = LLAMA_GQA.scaled(n_kv_heads=4)
+    assert memory.kv_cache_bytes(mha, 1, 64) == 2 * memory.kv_cache_bytes(LLAMA_GQA, 1, 64)
+
+
+def test_mixed_precision_adam_is_16_bytes_per_parameter():
+    states = memory.model_state_bytes(1e9, "amp-bf16", "adamw")
+    assert states.total == 16e9
+    assert memory.model_state_bytes(1e9, "fp32", "adamw").total == 16e9
+    assert memory.model_state_bytes(1e9, "fp32", "sgd").total == 8e9
+    assert memory.model_state_bytes(1e9, "bf16", "momentum").total == 6e9
+
+
+def test_zero_paper_7_5b_model_on_64_devices():
+    # Rajbhandari et al. 2020, fig. 1: Psi = 7.5B, K = 12, N_d = 64
+    psi = 7.5e9
+    expected = {0: 120e9, 1: 31.4e9, 2: 16.6e9, 3: 1.9e9}
+    for stage, gb in expected.items():
+        # the paper rounds to 0.1 GB
+        assert memory.zero_memory_per_device(psi, 64, stage) == pytest.approx(gb, abs=0.05e9)
+
+
+def test_training_memory_shards_model_states_with_zero():
+    full = memory.training_memory(GPT, 2, 16, zero_stage=0, dp=4)
+    z3 = memory.training_memory(GPT, 2, 16, zero_stage=3, dp=4)
+    assert z3.model_states * 4 == pytest.approx(full.model_states)
+    assert z3.activations == full.activations
+
+
+@settings(max_examples=40, deadline=None)
+@given(stage=st.sampled_from([0, 1, 2, 3]), dp=st.integers(1, 512),
+       n=st.floats(1e6, 1e12))
+def test_zero_sharding_conserves_the_total(stage, dp, n):
+    per_device = memory.zero_memory_per_device(n, dp, stage)
+    replicated = memory.zero_memory_per_device(n, 1, 0)
+    # the whole cluster holds at least one full copy, and ZeRO-3 holds exactly one
+    assert per_device * dp >= replicated * (1 - 1e-9)
+    if stage == 3:
+        assert per_device * dp == pytest.approx(replicated)
+
+
+@settings(max_examples=40, deadline=None)
+@given(layers=st.integers(1, 8), heads=st.sampled_from([1, 2, 4]), width=st.integers(1, 8),
+       batch=st.integers(1, 8), seq=st.integers(1, 256),
+       precision=st.sampled_from(list(memory.RECIPES)),
+       attention=st.sampled_from(["naive", "flash"]),
+       recompute=st.sampled_from([None, "selective", "full"]))
+def test_more_parameters_or_longer_sequences_never_need_less_memory(
+        layers, heads, width, batch, seq, precision, attention, recompute):
+    cfg = TransformerConfig(n_layers=layers, d_model=16 * heads * width, n_heads=heads,
+                            vocab_size=1000, max_seq_len=512)
+    kw = dict(precision=precision, attention=attention, recompute=recompute)
+    base = memory.training_memory(cfg, batch, seq, **kw).total
+    assert memory.training_memory(cfg.scaled(n_layers=layers + 1), batch, seq, **kw).total > base
+    assert memory.training_memory(cfg.scaled(d_ff=cfg.d_ff + 16), batch, seq, **kw).total > base
+    assert memory.training_memory(cfg, batch, seq + 1, **kw).total > base
+    assert memory.training_memory(cfg, batch + 1, seq, **kw).total > base
+
+
+def test_fit_reports_the_largest_batch_and_never_a_negative_one():
+    from bigcompute.catalog import model
+
+    result = memory.fit(model("llama2-7b"), "h100-sxm", 1, 4096, precision="amp-bf16")
+    assert not result.fits and result.max_batch == 0
+    assert "does not fit on h100-sxm even at batch 1" in result.message
+    small = memory.fit(model("gpt2-small"), "h100-sxm", 8, 1024)
+    assert small.fits and small.max_batch >= 8
+    at_max = memory.training_memory(model("gpt2-small"), small.max_batch, 1024).total
+    beyond = memory.training_memory(model("gpt2-small"), small.max_batch + 1, 1024).total
+    assert at_max <= small.capacity_bytes < beyond
+
+
+def test_tensor_parallel_must_divide_the_heads():
+    with pytest.raises(ValueError, match="tp=3.*divisor of n_heads=4"):
+        memory.training_memory(GPT, 1, 16, tp=3)
+
+
+def test_unknown_precision_lists_the_allowed_ones():
+    with pytest.raises(ValueError, match="precision='fp64'.*'amp-bf16'"):
+        memory.training_memory(GPT, 1, 16, precision="fp64")
+
+
+def test_moe_activation_model_within_5_percent():
+    predicted = memory.activation_bytes(MOE, 3, 48, "fp32", "naive").total
+    assert predicted == pytest.approx(_measured(MOE, 3, 48, "fp32", "naive", None), rel=0.05)
+
+
+def test_relu_mlp_saves_one_tensor_where_gelu_saves_two():
+    gelu = RELU_WIDE.scaled(activation="gelu")
+    diff = (memory.activation_bytes(gelu, 1, 8).layers
+            - memory.activation_bytes(RELU_WIDE, 1, 8).layers)
+    assert diff == RELU_WIDE.n_layers * 8 * RELU_WIDE.d_ff * 4
+    measured = _measured(gelu, 1, 8, "fp32", "naive", None) - _measured(
+        RELU_WIDE, 1, 8, "fp32", "naive", None)
+    assert measured == diff

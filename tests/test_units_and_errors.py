@@ -1,0 +1,65 @@
+"""Units parse and format; bad configurations give messages that say what is allowed."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bigcompute import units
+from bigcompute.configs import LSTMConfig, MLPConfig, TransformerConfig
+
+
+def test_parse_counts_and_bytes():
+    assert units.parse_count("7B") == 7e9
+    assert units.parse_count("124M") == 124e6
+    assert units.parse_count("1.4T") == 1.4e12
+    assert units.parse_bytes("80GB") == 80e9
+    assert units.parse_bytes("80GiB") == 80 * 2**30
+    assert units.parse_flops("989 TFLOPS") == pytest.approx(989e12)
+
+
+@given(st.floats(1, 1e15))
+def test_count_format_round_trips(x):
+    assert units.parse_count(units.format_count(x, precision=12)) == pytest.approx(x, rel=1e-9)
+
+
+@given(st.integers(1, 2**50))
+def test_bytes_format_round_trips(n):
+    text = units.format_bytes(n, precision=15).replace(" ", "")
+    assert units.parse_bytes(text) == pytest.approx(n, rel=1e-9)
+
+
+def test_formats_have_units():
+    assert units.format_bytes(1.5 * 2**30) == "1.5 GiB"
+    assert units.format_seconds(34.2 * 86400) == "34.2 days"
+    assert units.format_dollars(4.6e6) == "$4.6M"
+    assert units.format_flops(3.14e23) == "3.14e+23 FLOP"
+    assert units.format_rate(989e12) == "989 TFLOP/s"
+    assert units.flops_to_pf_days(8.64e19) == 1.0
+
+
+def test_bad_unit_says_what_is_allowed():
+    with pytest.raises(ValueError, match="count='7X'.*suffix"):
+        units.parse_count("7X")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_layers=2, d_model=64, n_heads=5, vocab_size=10), "n_heads=5.*divisor of d_model=64"),
+    (dict(n_layers=2, d_model=64, n_heads=4, n_kv_heads=3, vocab_size=10),
+     "n_kv_heads=3.*divisor of n_heads=4"),
+    (dict(n_layers=0, d_model=64, n_heads=4, vocab_size=10), "n_layers=0.*positive integer"),
+    (dict(n_layers=2, d_model=64, n_heads=4, vocab_size=10, norm="batchnorm"),
+     "norm='batchnorm'.*'layernorm', 'rmsnorm'"),
+    (dict(n_layers=2, d_model=64, n_heads=4, vocab_size=10, n_experts=2, top_k=3),
+     "top_k=3.*at most n_experts=2"),
+    (dict(n_layers=2, d_model=64, n_heads=4, vocab_size=0), "vocab_size=0"),
+])
+def test_impossible_transformer_configs_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TransformerConfig(**kwargs)
+
+
+def test_other_configs_validate():
+    with pytest.raises(ValueError, match="sizes"):
+        MLPConfig((10,))
+    with pytest.raises(ValueError, match="input_size"):
+        LSTMConfig(hidden_size=8)
