@@ -1,0 +1,148 @@
+"""The `bigcompute` command: the library's estimates from a shell.
+
+    bigcompute devices
+    bigcompute models
+    bigcompute train llama2-7b --tokens 2T --device a100-80gb --devices 2048 --mfu 0.4
+    bigcompute memory llama2-7b --batch 1 --seq 4096 --device h100-sxm --zero 3 --dp 8
+    bigcompute infer llama2-7b --device h100-sxm --batch 8 --context 4096
+
+Add --json for machine-readable output. Bad input prints one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import catalog, hardware, memory, timing
+from .counts import active_param_count, param_count
+from .estimate import estimate_training
+from .units import format_bytes, format_count, format_seconds, parse_count
+
+
+def _model_or_params(text):
+    """A catalogue name, or a parameter count such as 7B (which starts with a digit)."""
+    return parse_count(text) if text[:1].isdigit() else catalog.model(text)
+
+
+def cmd_devices(args):
+    rows = []
+    for name in hardware.devices():
+        d = hardware.device(name)
+        peak = max(d.peak.items(), key=lambda kv: kv[1] if kv[0] not in ("fp8", "int8") else 0)
+        rows.append({"name": name, "full_name": d.full_name, "year": d.year,
+                     "memory_bytes": d.memory_bytes, "bandwidth_bytes_per_s":
+                     d.bandwidth_bytes_per_s, "peak_flops": d.peak, "tdp_watts": d.tdp_watts})
+        if not args.json:
+            print(f"{name:14s} {d.year}  {format_bytes(d.memory_bytes):>10s}  "
+                  f"{d.bandwidth_bytes_per_s / 1e12:5.2f} TB/s  "
+                  f"{peak[1] / 1e12:7.1f} TFLOP/s {peak[0]:4s}  {d.full_name}")
+    return rows
+
+
+def cmd_models(args):
+    rows = []
+    for name in catalog.models():
+        info = catalog.model_info(name)
+        n = param_count(catalog.model(name))
+        rows.append({"name": name, "params": n, "published_params": info.get("published_params"),
+                     "training_tokens": info.get("training_tokens"), "year": info.get("year")})
+        if not args.json:
+            tokens = info.get("training_tokens")
+            print(f"{name:16s} {format_count(n):>8s} params"
+                  + (f"  {format_count(tokens):>6s} tokens" if tokens else ""))
+    return rows
+
+
+def cmd_train(args):
+    est = estimate_training(_model_or_params(args.model), parse_count(args.tokens), args.device,
+                            args.devices, args.mfu, dtype=args.dtype, pue=args.pue,
+                            grid_kg_per_kwh=args.grid, price_per_device_hour=args.price)
+    if not args.json:
+        print(est)
+    return est.as_dict()
+
+
+def cmd_memory(args):
+    cfg = catalog.model(args.model)
+    kw = dict(precision=args.precision, optimizer=args.optimizer, attention=args.attention,
+              recompute=args.recompute, zero_stage=args.zero, dp=args.dp, tp=args.tp, pp=args.pp)
+    mem = memory.training_memory(cfg, args.batch, args.seq, **kw)
+    out = {k: v for k, v in mem.as_dict().items()}
+    if args.device:
+        result = memory.fit(cfg, args.device, args.batch, args.seq, **kw)
+        out.update(fits=result.fits, max_batch=result.max_batch, message=result.message)
+    if not args.json:
+        for key, value in mem.as_dict().items():
+            print(f"{key:12s} {format_bytes(value):>12s}")
+        if args.device:
+            print(result.message)
+    return out
+
+
+def cmd_infer(args):
+    cfg = catalog.model(args.model)
+    step = timing.decode_time_per_token(cfg, args.device, args.batch, args.context, args.dtype)
+    mem = memory.inference_memory(cfg, args.batch, args.context, args.dtype)
+    out = {"params": param_count(cfg), "active_params": active_param_count(cfg),
+           "weights_bytes": mem.weights, "kv_cache_bytes": mem.kv_cache,
+           "seconds_per_token": step, "tokens_per_s": args.batch / step}
+    if not args.json:
+        print(f"weights      {format_bytes(mem.weights)}\nKV cache     {format_bytes(mem.kv_cache)}"
+              f" (batch {args.batch} x {args.context} tokens)\n"
+              f"decode step  {format_seconds(step)} -> {args.batch / step:,.0f} tokens/s "
+              f"on {args.device} (roofline bound)")
+    return out
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bigcompute", description=__doc__.split("\n")[0])
+    p.add_argument("--json", action="store_true", help="print JSON")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("devices", help="the hardware catalogue")
+    sub.add_parser("models", help="the model catalogue")
+    t = sub.add_parser("train", help="time, energy and cost of a training run")
+    t.add_argument("model", help="catalogue name or parameter count (7B)")
+    t.add_argument("--tokens", required=True, help="training tokens, e.g. 2T")
+    t.add_argument("--device", required=True)
+    t.add_argument("--devices", type=int, default=1, help="number of devices")
+    t.add_argument("--mfu", type=float, required=True, help="model FLOPs utilisation, 0-1")
+    t.add_argument("--dtype", default="bf16")
+    t.add_argument("--pue", type=float, default=1.0)
+    t.add_argument("--grid", type=float, help="grid intensity, kg CO2e per kWh")
+    t.add_argument("--price", type=float, help="price per device-hour, dollars")
+    m = sub.add_parser("memory", help="training memory per device")
+    m.add_argument("model")
+    m.add_argument("--batch", type=int, default=1)
+    m.add_argument("--seq", type=int)
+    m.add_argument("--device")
+    m.add_argument("--precision", default="amp-bf16")
+    m.add_argument("--optimizer", default="adamw")
+    m.add_argument("--attention", default="flash")
+    m.add_argument("--recompute", choices=["selective", "full"])
+    m.add_argument("--zero", type=int, default=0)
+    for name in ("dp", "tp", "pp"):
+        m.add_argument(f"--{name}", type=int, default=1)
+    i = sub.add_parser("infer", help="decode speed and inference memory")
+    i.add_argument("model")
+    i.add_argument("--device", required=True)
+    i.add_argument("--batch", type=int, default=1)
+    i.add_argument("--context", type=int, default=2048)
+    i.add_argument("--dtype", default="bf16")
+    return p
+
+
+def main(argv=None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    command = {"devices": cmd_devices, "models": cmd_models, "train": cmd_train,
+               "memory": cmd_memory, "infer": cmd_infer}[args.command]
+    try:
+        out = command(args)
+    except ValueError as e:
+        print(f"bigcompute: error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+    return 0
