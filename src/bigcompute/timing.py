@@ -1,0 +1,376 @@
+"""Time from FLOPs and bytes: the roofline, training time, MFU and HFU, prefill and decode.
+
+Every estimate here is "work divided by rate". A kernel (or a whole step) needs some FLOPs and
+moves some bytes; the device does ``peak_flops(dtype)`` FLOP/s and ``bandwidth_bytes_per_s``
+B/s; the step takes at least the longer of the two times (the roofline, Williams et al. 2009).
+Real runs reach only a fraction of peak: the model-FLOPs utilisation (MFU), a visible input
+wherever it is used, never a hidden constant.
+
+Devices are catalogue names ("h100-sxm") or `hardware.Device` objects (``Device.custom`` for
+your own).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from .errors import check_fraction, check_positive, check_positive_int, fail
+
+__all__ = [
+    "RooflineResult", "MatmulCost", "roofline_time", "matmul_cost", "training_time",
+    "training_tokens_per_second", "mfu", "hfu", "expected_experts_touched",
+    "weight_bytes_read", "prefill_roofline", "prefill_time", "decode_step_roofline",
+    "decode_time_per_token", "decode_throughput", "generation_time",
+]
+
+SECONDS_PER_DAY = 86_400.0
+
+
+# ---------------------------------------------------------------- helpers shared by the
+# time, energy and parallelism modules
+
+def _device(device):
+    """A `hardware.Device` from a catalogue name, or the Device itself."""
+    from . import hardware  # lazily: the catalogue is read on first use
+
+    return hardware.device(device)
+
+
+def _check_non_negative(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        value >= 0 and math.isfinite(value)
+    ):
+        fail(name, value, "a non-negative finite number")
+
+
+def _check_finite_positive(name: str, value) -> None:
+    check_positive(name, value)
+    if not math.isfinite(value):
+        fail(name, value, "a positive finite number")
+
+
+# ---------------------------------------------------------------- the roofline
+
+@dataclass(frozen=True)
+class RooflineResult:
+    """The roofline estimate of one operation (or one step).
+
+    seconds = max(compute_seconds, memory_seconds); ``bound`` says which one wins.
+    ``arithmetic_intensity`` is FLOPs per byte moved (FLOP/B) and ``ridge_point`` the device's
+    FLOP/B at which the two times are equal: below it an operation is memory-bound.
+    """
+
+    seconds: float
+    compute_seconds: float
+    memory_seconds: float
+    bound: str  # "compute" or "memory"
+    arithmetic_intensity: float  # FLOP/B
+    ridge_point: float  # FLOP/B
+    flops: float = 0.0
+    bytes_moved: float = 0.0
+
+    @property
+    def achieved_flops_per_s(self) -> float:
+        """FLOP/s actually delivered: flops / seconds."""
+        return self.flops / self.seconds if self.seconds else 0.0
+
+
+def _roofline(flops, bytes_moved, flops_per_s, bytes_per_s) -> RooflineResult:
+    compute = flops / flops_per_s
+    memory = bytes_moved / bytes_per_s
+    intensity = flops / bytes_moved if bytes_moved else math.inf
+    return RooflineResult(
+        seconds=max(compute, memory),
+        compute_seconds=compute,
+        memory_seconds=memory,
+        bound="compute" if compute >= memory else "memory",
+        arithmetic_intensity=intensity,
+        ridge_point=flops_per_s / bytes_per_s,
+        flops=flops,
+        bytes_moved=bytes_moved,
+    )
+
+
+def roofline_time(flops: float, bytes_moved: float, device, dtype: str = "bf16", *,
+                  compute_efficiency: float = 1.0,
+                  bandwidth_efficiency: float = 1.0) -> RooflineResult:
+    """Roofline time of an operation: max(flops / peak, bytes / bandwidth).
+
+    Williams, Waterman & Patterson (2009), "Roofline: an insightful visual performance model".
+    ``compute_efficiency`` and ``bandwidth_efficiency`` (fractions in (0, 1]) scale the two
+    roofs down to what a real kernel reaches; at 1.0 this is the ideal lower bound.
+    """
+    _check_non_negative("flops", flops)
+    _check_non_negative("bytes_moved", bytes_moved)
+    if flops == 0 and bytes_moved == 0:
+        fail("flops", flops, "a positive number when bytes_moved is 0 (there is no work)")
+    check_fraction("compute_efficiency", compute_efficiency)
+    check_fraction("bandwidth_efficiency", bandwidth_efficiency)
+    dev = _device(device)
+    return _roofline(flops, bytes_moved, dev.peak_flops(dtype) * compute_efficiency,
+                     dev.bandwidth_bytes_per_s * bandwidth_efficiency)
+
+
+class MatmulCost(NamedTuple):
+    """FLOPs and bytes of one matrix multiply; unpacks as ``flops, bytes_moved = ...``."""
+
+    flops: int
+    bytes_moved: float
+
+
+def matmul_cost(m: int, n: int, k: int, dtype_bytes: float = 2) -> MatmulCost:
+    """(m x k) @ (k x n): 2mnk FLOPs (a multiply and an add per term), and (mk + kn + mn)
+    elements read or written once each, times ``dtype_bytes`` (2 for bf16, 0.5 for int4).
+
+    The byte count is the ideal one: each operand read once, the result written once.
+    """
+    for name, value in (("m", m), ("n", n), ("k", k)):
+        check_positive_int(name, value)
+    _check_finite_positive("dtype_bytes", dtype_bytes)
+    return MatmulCost(2 * m * n * k, (m * k + k * n + m * n) * dtype_bytes)
+
+
+# ---------------------------------------------------------------- training time and MFU
+
+def training_time(flops: float, device, n_devices: int = 1, mfu: float = 0.4,
+                  dtype: str = "bf16") -> float:
+    """Seconds to do ``flops`` of training on ``n_devices`` running at ``mfu`` of their peak:
+
+        time = flops / (n_devices x peak_flops(dtype) x mfu)
+
+    This is Narayanan et al. (2021)'s end-to-end estimate (eq. 4, 8TP / nX) with X = mfu x peak.
+    ``mfu`` is the fraction of peak the run achieves on the FLOPs you count: the model FLOPs
+    (6ND) for MFU; include recomputation in ``flops`` if ``mfu`` is a hardware utilisation.
+    """
+    _check_finite_positive("flops", flops)
+    check_positive_int("n_devices", n_devices)
+    check_fraction("mfu", mfu)
+    return flops / (n_devices * _device(device).peak_flops(dtype) * mfu)
+
+
+def training_tokens_per_second(flops_per_token: float, device, n_devices: int = 1,
+                               mfu: float = 0.4, dtype: str = "bf16") -> float:
+    """Tokens per second at a given MFU: n_devices x peak x mfu / flops_per_token."""
+    _check_finite_positive("flops_per_token", flops_per_token)
+    check_positive_int("n_devices", n_devices)
+    check_fraction("mfu", mfu)
+    return n_devices * _device(device).peak_flops(dtype) * mfu / flops_per_token
+
+
+def _utilisation(tokens_per_s, flops_per_token, device, n_devices, dtype, what) -> float:
+    _check_finite_positive("tokens_per_s", tokens_per_s)
+    _check_finite_positive(what, flops_per_token)
+    check_positive_int("n_devices", n_devices)
+    return tokens_per_s * flops_per_token / (n_devices * _device(device).peak_flops(dtype))
+
+
+def mfu(tokens_per_s: float, flops_per_token: float, device, n_devices: int = 1,
+        dtype: str = "bf16") -> float:
+    """Model FLOPs utilisation (Chowdhery et al. 2022, PaLM, sec. 4.1 and appendix B):
+
+        MFU = tokens_per_s x model_flops_per_token / (n_devices x peak)
+
+    ``flops_per_token`` counts only the model's forward and backward FLOPs (6N, or 6N + 12LHQT
+    with attention: `counts.flops_palm`), never recomputation, so MFU compares systems fairly.
+    The result is a fraction; above 1 means the inputs are inconsistent.
+    """
+    return _utilisation(tokens_per_s, flops_per_token, device, n_devices, dtype,
+                        "flops_per_token")
+
+
+def hfu(tokens_per_s: float, hardware_flops_per_token: float, device, n_devices: int = 1,
+        dtype: str = "bf16") -> float:
+    """Hardware FLOPs utilisation: as `mfu`, but counting the FLOPs the hardware really does,
+    rematerialisation (activation recomputation) included (Chowdhery et al. 2022, appendix B;
+    PaLM 540B: 4.10 TFLOP per token with recomputation vs 3.28 without, HFU 57.8% vs MFU
+    46.2%). HFU >= MFU always."""
+    return _utilisation(tokens_per_s, hardware_flops_per_token, device, n_devices, dtype,
+                        "hardware_flops_per_token")
+
+
+# ---------------------------------------------------------------- inference: weights read
+
+def expected_experts_touched(n_experts: int, top_k: int, tokens: int) -> float:
+    """Expected number of distinct experts one MoE layer uses for ``tokens`` tokens, each
+    routed to ``top_k`` of ``n_experts`` chosen uniformly at random:
+
+        n_experts x (1 - (1 - top_k / n_experts) ** tokens)
+
+    One token touches top_k experts; a large batch touches nearly all of them. Real routers are
+    not uniform (some experts are popular), which makes the true number a little smaller.
+    """
+    check_positive_int("n_experts", n_experts)
+    check_positive_int("top_k", top_k)
+    check_positive_int("tokens", tokens)
+    if top_k > n_experts:
+        fail("top_k", top_k, f"at most n_experts={n_experts}")
+    return n_experts * (1.0 - (1.0 - top_k / n_experts) ** tokens)
+
+
+def weight_bytes_read(cfg, tokens: int, dtype: str = "bf16") -> float:
+    """Bytes of weights read from memory to process ``tokens`` tokens in one pass.
+
+    A dense model reads every weight once per pass, whatever the batch. A mixture of experts
+    reads its shared weights (attention, embeddings, router) and only the experts its tokens
+    use: for one token the active parameters (top_k experts per layer); for a batch, the
+    *union* of the experts chosen, `expected_experts_touched` under uniform routing. So MoE
+    decoding at batch 1 reads `active_param_count` weights but at large batch nearly all of
+    `param_count` (Mixtral 8x7B: ~13B of its 47B at batch 1, ~all 47B at batch 64).
+
+    Every parameter counts as read, the input-embedding table included (a lookup really reads
+    only ``tokens`` rows: an overestimate of vocab x d_model bytes for untied embeddings, 2%
+    of Llama-2-7B).
+    """
+    from . import counts, memory
+
+    cfg = _resolve(cfg)
+    total = counts.param_count(cfg)
+    per_element = memory.bytes_per_element(dtype)
+    if not getattr(cfg, "is_moe", False):
+        return total * per_element
+    active = counts.active_param_count(cfg)
+    experts_all_layers = (total - active) / (cfg.n_experts - cfg.top_k)  # one expert, every layer
+    touched = expected_experts_touched(cfg.n_experts, cfg.top_k, tokens)
+    return (active + (touched - cfg.top_k) * experts_all_layers) * per_element
+
+
+def _resolve(cfg):
+    """A config, looking catalogue names up."""
+    if isinstance(cfg, str):
+        from .catalog import model
+
+        return model(cfg)
+    return cfg
+
+
+def _decoder(cfg):
+    """The TransformerConfig of a generating model (a catalogue name is looked up)."""
+    from .configs import TransformerConfig
+
+    cfg = _resolve(cfg)
+    if not isinstance(cfg, TransformerConfig):
+        fail("cfg", type(cfg).__name__, "a TransformerConfig or a catalogue model name")
+    if cfg.arch == "encoder":
+        fail("cfg.arch", cfg.arch, "'decoder' or 'encoder-decoder' (an encoder does not "
+             "generate tokens)")
+    return cfg
+
+
+# ---------------------------------------------------------------- inference: prefill
+
+def prefill_roofline(cfg, device, batch: int, prompt_len: int, dtype: str = "bf16",
+                     mfu: float = 0.5, bandwidth_efficiency: float = 1.0,
+                     kv_dtype: str | None = None) -> RooflineResult:
+    """Roofline of the prefill (prompt) pass: one forward pass over batch x prompt_len tokens.
+
+    FLOPs: `counts.flops` forward with ``causal_halving=True`` (a causal attention kernel does
+    only the lower triangle), run at ``mfu`` of peak. Bytes: the weights read once
+    (`weight_bytes_read`) plus the KV cache written (`memory.kv_cache_bytes`); activations are
+    assumed to stay on chip. Prefill is compute-bound for all but tiny prompts.
+    """
+    from . import counts, memory
+
+    cfg = _decoder(cfg)
+    check_positive_int("batch", batch)
+    check_positive_int("prompt_len", prompt_len)
+    check_fraction("mfu", mfu)
+    check_fraction("bandwidth_efficiency", bandwidth_efficiency)
+    dev = _device(device)
+    flops = counts.flops(cfg, batch, prompt_len, "forward", causal_halving=True)
+    bytes_moved = (weight_bytes_read(cfg, batch * prompt_len, dtype)
+                   + memory.kv_cache_bytes(cfg, batch, prompt_len, kv_dtype or dtype))
+    return _roofline(flops, bytes_moved, dev.peak_flops(dtype) * mfu,
+                     dev.bandwidth_bytes_per_s * bandwidth_efficiency)
+
+
+def prefill_time(cfg, device, batch: int, prompt_len: int, dtype: str = "bf16",
+                 mfu: float = 0.5, bandwidth_efficiency: float = 1.0,
+                 kv_dtype: str | None = None) -> float:
+    """Seconds for the prefill pass (time to first token, without queueing): see
+    `prefill_roofline`."""
+    return prefill_roofline(cfg, device, batch, prompt_len, dtype, mfu, bandwidth_efficiency,
+                            kv_dtype).seconds
+
+
+# ---------------------------------------------------------------- inference: decode
+
+def _decode_terms(cfg, batch, dtype, kv_dtype):
+    """Per decode step: (flops at context 0, flops per context token, bytes at context 0,
+    bytes per context token). Both grow linearly with the context length."""
+    from . import counts, memory
+
+    active = counts.active_param_count(cfg)
+    # Attention against the cache: QK^T and AV, 2 FLOPs per multiply-add, per cached token.
+    attn_flops_per_context = 2 * 2 * batch * cfg.n_layers * cfg.n_heads * cfg.head_dim
+    # The cache is linear in its length: two points give its slope and any constant part.
+    kv_1 = memory.kv_cache_bytes(cfg, batch, 1, kv_dtype or dtype)
+    kv_2 = memory.kv_cache_bytes(cfg, batch, 2, kv_dtype or dtype)
+    return (2 * active * batch, attn_flops_per_context,
+            weight_bytes_read(cfg, batch, dtype) + kv_1 - (kv_2 - kv_1), kv_2 - kv_1)
+
+
+def decode_step_roofline(cfg, device, batch: int, context: int, dtype: str = "bf16",
+                         bandwidth_efficiency: float = 1.0, compute_efficiency: float = 1.0,
+                         kv_dtype: str | None = None) -> RooflineResult:
+    """Roofline of one decode step: each of ``batch`` sequences produces one token while
+    attending to ``context`` cached tokens.
+
+    bytes = weights read (`weight_bytes_read`: all of a dense model; for an MoE the union of
+            the experts the batch uses) + the KV cache of batch x context tokens
+    flops = 2 x active_params x batch + 4 x batch x n_layers x n_heads x head_dim x context
+    time  = max(flops / peak, bytes / bandwidth)
+
+    At small batch the weights dominate and decoding is memory-bound: tokens/s per sequence
+    is about bandwidth / weight bytes (Pope et al. 2022, "Efficiently scaling transformer
+    inference"). ``kv_dtype`` defaults to ``dtype``. Cross-attention of encoder-decoders and
+    the attention to the new token itself are left out.
+    """
+    cfg = _decoder(cfg)
+    check_positive_int("batch", batch)
+    check_positive_int("context", context)
+    check_fraction("bandwidth_efficiency", bandwidth_efficiency)
+    check_fraction("compute_efficiency", compute_efficiency)
+    dev = _device(device)
+    f0, f1, b0, b1 = _decode_terms(cfg, batch, dtype, kv_dtype)
+    return _roofline(f0 + f1 * context, b0 + b1 * context,
+                     dev.peak_flops(dtype) * compute_efficiency,
+                     dev.bandwidth_bytes_per_s * bandwidth_efficiency)
+
+
+def decode_time_per_token(cfg, device, batch: int, context: int, dtype: str = "bf16",
+                          bandwidth_efficiency: float = 1.0, compute_efficiency: float = 1.0,
+                          kv_dtype: str | None = None) -> float:
+    """Seconds per decode step (every sequence of the batch gains one token): see
+    `decode_step_roofline`."""
+    return decode_step_roofline(cfg, device, batch, context, dtype, bandwidth_efficiency,
+                                compute_efficiency, kv_dtype).seconds
+
+
+def decode_throughput(cfg, device, batch: int, context: int, dtype: str = "bf16",
+                      bandwidth_efficiency: float = 1.0, compute_efficiency: float = 1.0,
+                      kv_dtype: str | None = None) -> float:
+    """Tokens per second generated by the whole batch: batch / `decode_time_per_token`."""
+    return batch / decode_time_per_token(cfg, device, batch, context, dtype,
+                                         bandwidth_efficiency, compute_efficiency, kv_dtype)
+
+
+def generation_time(cfg, device, batch: int, prompt_len: int, new_tokens: int,
+                    dtype: str = "bf16", mfu: float = 0.5, bandwidth_efficiency: float = 1.0,
+                    compute_efficiency: float = 1.0, kv_dtype: str | None = None) -> float:
+    """Seconds to prefill ``prompt_len`` tokens and then decode ``new_tokens`` more for each of
+    ``batch`` sequences: `prefill_time` + the decode steps at contexts prompt_len, ...,
+    prompt_len + new_tokens - 1."""
+    check_positive_int("new_tokens", new_tokens)
+    prefill = prefill_time(cfg, device, batch, prompt_len, dtype, mfu, bandwidth_efficiency,
+                           kv_dtype)
+    cfg = _decoder(cfg)
+    check_fraction("compute_efficiency", compute_efficiency)
+    dev = _device(device)
+    flops_per_s = dev.peak_flops(dtype) * compute_efficiency
+    bytes_per_s = dev.bandwidth_bytes_per_s * bandwidth_efficiency
+    f0, f1, b0, b1 = _decode_terms(cfg, batch, dtype, kv_dtype)
+    decode = sum(max((f0 + f1 * c) / flops_per_s, (b0 + b1 * c) / bytes_per_s)
+                 for c in range(prompt_len, prompt_len + new_tokens))
+    return prefill + decode
