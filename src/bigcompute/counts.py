@@ -8,6 +8,7 @@ papers' 6ND rule. MACs (multiply-accumulates) are half the FLOPs: see `macs`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from .configs import (
@@ -171,6 +172,11 @@ def lstm_params(cfg: LSTMConfig) -> int:
     return n + dense_layer_params(cfg.hidden_size, cfg.n_outputs)
 
 
+@functools.lru_cache(maxsize=4096)
+def _cached_param_count(cfg) -> int:
+    return _param_count(cfg)
+
+
 def param_count(cfg) -> int:
     """Number of parameters, equal to ``sum(p.numel() for p in nets.build(cfg).parameters())``.
 
@@ -178,6 +184,10 @@ def param_count(cfg) -> int:
     cfg = _resolve(cfg)
     if isinstance(cfg, int):
         return cfg
+    return _cached_param_count(cfg)
+
+
+def _param_count(cfg) -> int:
     if isinstance(cfg, TransformerConfig):
         return transformer_params(cfg)
     if isinstance(cfg, MLPConfig):
@@ -254,18 +264,16 @@ def _mlp_terms(cfg, tokens, prefix):
 
 
 def _stack_terms(cfg, batch, seq, n_layers, causal, cross_seq, prefix, attention, halving):
-    terms = []
+    """The terms of a stack of identical blocks: one block's, times the number of blocks."""
     # a relative-position bias needs the score matrix: those self-attentions run naive
     self_attention = "naive" if cfg.positions == "relative" else attention
-    for i in range(n_layers):
-        p = f"{prefix}{i}"
-        terms += _attention_terms(cfg, batch, seq, seq, f"{p}.attn", causal, self_attention,
-                                  halving)
-        if cross_seq:
-            terms += _attention_terms(cfg, batch, seq, cross_seq, f"{p}.cross", False,
-                                      attention, halving)
-        terms += _mlp_terms(cfg, batch * seq, p)
-    return terms
+    terms = _attention_terms(cfg, batch, seq, seq, f"{prefix}.attn", causal, self_attention,
+                             halving)
+    if cross_seq:
+        terms += _attention_terms(cfg, batch, seq, cross_seq, f"{prefix}.cross", False,
+                                  attention, halving)
+    terms += _mlp_terms(cfg, batch * seq, prefix)
+    return [FlopTerm(t.name, t.forward * n_layers, t.backward, t.recompute) for t in terms]
 
 
 def flop_terms(cfg: TransformerConfig, batch: int, seq: int | None = None, *,
@@ -296,7 +304,7 @@ def flop_terms(cfg: TransformerConfig, batch: int, seq: int | None = None, *,
         terms += _stack_terms(cfg, batch, seq, cfg.n_layers, True, enc_seq, "decoder",
                               attention, causal_halving)
     else:
-        terms += _stack_terms(cfg, batch, seq, cfg.n_layers, cfg.is_causal, 0, "layer",
+        terms += _stack_terms(cfg, batch, seq, cfg.n_layers, cfg.is_causal, 0, "layers",
                               attention, causal_halving)
     if cfg.has_lm_head:
         terms.append(FlopTerm("lm_head", 2 * batch * seq * d * cfg.vocab_size, recompute=()))
