@@ -1,96 +1,24 @@
 """Published training runs, reproduced from their published inputs by the library.
 
-Each run in ``bigcompute/data/published_runs.yaml`` names a recipe (``method``); the recipes
-below compute its outputs with library functions only, from the YAML's inputs. No published
-output is typed into this file.
+Each run in ``bigcompute/data/published_runs.yaml`` names a recipe (``method``); the recipes in
+``bigcompute.published`` compute its outputs with library functions only, from the YAML's
+inputs. No published output is typed into this file.
 """
 
 from __future__ import annotations
 
 import importlib
 import math
-from importlib import resources
 
 import pytest
-import yaml
 
-from bigcompute import counts, energy, hardware, memory, scaling, timing
+from bigcompute import hardware
+from bigcompute.published import METHODS, pf_days_6nd, reproduce, reproductions, runs
 
 REQUIRED_KEYS = {"id", "description", "method", "functions", "inputs", "outputs", "tolerance",
                  "citation"}
 CITATION_KEYS = {"paper", "where", "url"}
-
-
-def load_runs() -> list[dict]:
-    text = resources.files("bigcompute").joinpath("data/published_runs.yaml").read_text("utf-8")
-    return yaml.safe_load(text)["runs"]
-
-
-RUNS = load_runs()
-
-
-# ---------------------------------------------------------------- recipes, one per method
-
-def _training_flops(x):
-    if "total_flops" in x:
-        return x["total_flops"]
-    # 6ND scaled to the run's FLOPs per parameter per token (Megatron's 8 with recomputation)
-    return counts.flops_6nd(x["params"], x["tokens"]) * x["flops_per_param_per_token"] / 6
-
-
-def pf_days_6nd(x):
-    active = x["params"] * x.get("active_fraction", 1.0)
-    return {"train_compute": energy.pf_days(counts.flops_6nd(active, x["tokens"]))}
-
-
-def training_days(x):
-    dev = hardware.device(x["device"])
-    utilisation = x["achieved_flops_per_device"] / dev.peak_flops(x["dtype"])
-    seconds = timing.training_time(_training_flops(x), dev, x["n_devices"], mfu=utilisation,
-                                   dtype=x["dtype"])
-    return {"days": seconds / timing.SECONDS_PER_DAY}
-
-
-def mfu(x):
-    args = (x["device"], x["n_devices"], x["dtype"])
-    out = {"mfu_no_attention": timing.mfu(x["tokens_per_s"], counts.flops_6nd(x["params"], 1),
-                                          *args)}
-    if "n_layers" in x:
-        per_token = counts.flops_palm(x["params"], x["n_layers"], x["n_heads"], x["head_dim"],
-                                      x["seq_len"], 1)
-        out["mfu"] = timing.mfu(x["tokens_per_s"], per_token, *args)
-    return out
-
-
-def hfu(x):
-    return {"hfu": timing.hfu(x["tokens_per_s"], x["hardware_flops_per_token"], x["device"],
-                              x["n_devices"], x["dtype"])}
-
-
-def energy_co2(x):
-    if "device_hours" in x:
-        hours = x["device_hours"]
-    else:
-        hours = sum(energy.device_hours(s.get("hours", 0) * 3600 + s.get("days", 0) * 86400,
-                                        s["n_devices"]) for s in x["segments"])
-    kwh = energy.energy_kwh(hours, x["power_watts"], x["pue"])
-    return {"energy_kwh": kwh, "energy_mwh": kwh / 1000,
-            "co2_tonnes": energy.co2_tonnes(kwh, x["grid_kg_per_kwh"])}
-
-
-def chinchilla_optimal(x):
-    params, tokens = scaling.chinchilla_optimal(x["compute_flops"])
-    return {"params": params, "tokens": tokens}
-
-
-def zero_memory(x):
-    return {f"stage{stage}_gb": memory.zero_memory_per_device(
-        x["params"], x["dp"], stage, optimizer_bytes_per_param=x["optimizer_bytes_per_param"]
-    ) / 1e9 for stage in range(4)}
-
-
-METHODS = {f.__name__: f for f in (pf_days_6nd, training_days, mfu, hfu, energy_co2,
-                                   chinchilla_optimal, zero_memory)}
+RUNS = runs()
 
 
 # ---------------------------------------------------------------- the file itself
@@ -143,28 +71,16 @@ def test_catalogue_peak_matches_the_peak_the_paper_used(run):
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda r: r["id"])
 def test_published_run_is_reproduced(run):
-    computed = METHODS[run["method"]](run["inputs"])
-    failures = []
-    for output in run["outputs"]:
-        name, published = output["name"], output["value"]
-        assert name in computed, f"{run['id']}: method {run['method']} gives no {name!r}"
-        value = computed[name]
-        error = (value - published) / published
-        if not (math.isfinite(error) and abs(error) <= run["tolerance"]):
-            failures.append(f"{name}: computed {value:.4g} {output['unit']}, published "
-                            f"{published:.4g} ({output['quoted']}), error {error:+.1%} > "
-                            f"{run['tolerance']:.0%}")
+    failures = [f"{r.output}: computed {r.computed:.4g} {r.unit}, published {r.published:.4g}, "
+                f"error {r.error:+.1%} > {r.tolerance:.0%}"
+                for r in reproduce(run)
+                if not (math.isfinite(r.error) and abs(r.error) <= r.tolerance)]
     assert not failures, f"{run['id']}: " + "; ".join(failures)
 
 
 def test_reproduction_errors_table():
     """Print every run's relative error (``pytest -s`` shows the table)."""
-    rows = []
-    for run in RUNS:
-        computed = METHODS[run["method"]](run["inputs"])
-        for output in run["outputs"]:
-            error = computed[output["name"]] / output["value"] - 1
-            rows.append((f"{run['id']} {output['name']}", error, run["tolerance"]))
+    rows = [(f"{r.run_id} {r.output}", r.error, r.tolerance) for r in reproductions()]
     width = max(len(label) for label, _, _ in rows) + 2
     print()
     for label, error, tolerance in rows:
