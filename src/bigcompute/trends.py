@@ -1,0 +1,351 @@
+"""Trends in training compute: the notable-models dataset and a fitted doubling time.
+
+Chapter 1 fits a straight line to log2(training FLOPs) against year. The slope is doublings per
+year, so the doubling time is 1 / slope years. With n models the slope has a standard error
+
+    se = s / sqrt(sum (year - mean year)^2),  s^2 = sum residual^2 / (n - 2),
+
+and a confidence interval slope +- t(n - 2) x se (ordinary least squares; any regression
+textbook). Because the doubling time is 1 / slope, its interval is the reciprocal of the
+slope's, reversed; when the slope's interval reaches zero the doubling time is unbounded.
+`bootstrap_doubling_time` gives a second interval that does not assume normal residuals.
+
+Pure Python and numpy: no torch, no plotting. The dataset is ``data/notable_models.csv``, one
+row per model with the source of every figure.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+
+from .counts import flops_6nd
+from .errors import check_choice, fail
+
+__all__ = [
+    "DOMAINS", "SOURCE_KINDS", "NotableModel", "notable_models", "select", "DoublingFit",
+    "fit_doubling_time", "bootstrap_doubling_time", "endpoint_doubling_time",
+    "student_t_quantile", "SixNDCheck", "six_nd_checks",
+]
+
+DATA_PATH = Path(__file__).with_name("data") / "notable_models.csv"
+DOMAINS = ("language", "vision", "speech", "science", "multimodal", "games")
+# What kind of figure a row's training FLOPs are: the text before the colon of flops_source.
+SOURCE_KINDS = ("published", "6ND", "estimate", "estimate (rough)", "Epoch AI estimate",
+                "not disclosed")
+MONTHS_PER_YEAR = 12.0
+
+
+# ---------------------------------------------------------------- the dataset
+
+@dataclass(frozen=True)
+class NotableModel:
+    """One row of ``notable_models.csv``. Missing numbers are None (not published)."""
+
+    name: str
+    year: int
+    domain: str
+    organization: str
+    params: float | None
+    training_tokens: float | None
+    training_flops: float | None
+    flops_source: str
+    params_source: str
+    notes: str
+
+    @property
+    def source_kind(self) -> str:
+        """"published", "6ND", "estimate", ...: how the training FLOPs were obtained."""
+        return self.flops_source.split(":", 1)[0].strip()
+
+
+def _number(text: str) -> float | None:
+    return float(text) if text.strip() else None
+
+
+@functools.lru_cache(maxsize=1)
+def notable_models() -> tuple[NotableModel, ...]:
+    """The notable-models dataset, read once and validated (domain, source kind, numbers)."""
+    with DATA_PATH.open(encoding="utf-8", newline="") as f:
+        raw = list(csv.DictReader(f))
+    rows = []
+    for r in raw:
+        row = NotableModel(
+            name=r["name"], year=int(r["year"]), domain=r["domain"],
+            organization=r["organization"], params=_number(r["params"]),
+            training_tokens=_number(r["training_tokens"]),
+            training_flops=_number(r["training_flops"]), flops_source=r["flops_source"],
+            params_source=r["params_source"], notes=r["notes"])
+        check_choice(f"{row.name}: domain", row.domain, DOMAINS)
+        check_choice(f"{row.name}: kind of FLOPs figure", row.source_kind, SOURCE_KINDS)
+        for key in ("params", "training_tokens", "training_flops"):
+            value = getattr(row, key)
+            if value is not None and not value > 0:
+                fail(f"{row.name}: {key}", value, "a positive number or empty")
+        rows.append(row)
+    return tuple(rows)
+
+
+def select(rows=None, domains=None, years: tuple[int, int] | None = None,
+           with_flops: bool = True) -> list[NotableModel]:
+    """Rows in ``domains`` (all if None) published in the inclusive ``years`` range, keeping
+    only those with a training-FLOPs figure unless ``with_flops`` is False."""
+    rows = notable_models() if rows is None else rows
+    if domains is not None:
+        domains = [domains] if isinstance(domains, str) else list(domains)
+        for d in domains:
+            check_choice("domain", d, DOMAINS)
+    if years is not None:
+        lo, hi = years
+        if lo > hi:
+            fail("years", years, "a (first, last) pair with first <= last")
+    out = []
+    for r in rows:
+        if domains is not None and r.domain not in domains:
+            continue
+        if years is not None and not years[0] <= r.year <= years[1]:
+            continue
+        if with_flops and r.training_flops is None:
+            continue
+        out.append(r)
+    return out
+
+
+# ---------------------------------------------------------------- Student's t, without scipy
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the regularised incomplete beta function (modified Lentz)."""
+    tiny, qab, qap, qam = 1e-300, a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
+
+
+def _t_cdf(t: float, df: float) -> float:
+    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def student_t_quantile(p: float, df: float) -> float:
+    """The p-quantile of Student's t with ``df`` degrees of freedom (t(0.975, 28) = 2.048).
+
+    Inverts the t distribution's CDF, I_{df/(df+t^2)}(df/2, 1/2) / 2 in each tail, by
+    bisection: exact to about 1e-10, with no scipy."""
+    if not 0.0 < p < 1.0:
+        fail("p", p, "a probability strictly between 0 and 1")
+    if not df > 0:
+        fail("df", df, "a positive number of degrees of freedom")
+    if p == 0.5:
+        return 0.0
+    if p < 0.5:
+        return -student_t_quantile(1.0 - p, df)
+    lo, hi = 0.0, 1.0
+    while _t_cdf(hi, df) < p:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _t_cdf(mid, df) < p else (lo, mid)
+        if hi - lo < 1e-12 * max(1.0, hi):
+            break
+    return 0.5 * (lo + hi)
+
+
+# ---------------------------------------------------------------- the doubling-time fit
+
+def _doubling_interval(slope_lo: float, slope_hi: float) -> tuple[float, float]:
+    """Doubling time (years) interval from a slope interval: 1/slope_hi .. 1/slope_lo.
+    An interval reaching zero growth has no upper bound; one below zero, no doubling at all."""
+    if slope_hi <= 0:
+        return math.inf, math.inf
+    return 1.0 / slope_hi, (1.0 / slope_lo if slope_lo > 0 else math.inf)
+
+
+@dataclass(frozen=True)
+class DoublingFit:
+    """log2(FLOPs) = intercept + slope x year, fitted by least squares.
+
+    slope: doublings per year; slope_se its standard error; slope_ci the ``confidence``
+    interval slope +- t(n - 2) x slope_se. Doubling times are 1 / slope."""
+
+    n: int
+    first_year: int
+    last_year: int
+    slope: float
+    intercept: float
+    slope_se: float
+    slope_ci: tuple[float, float]
+    confidence: float
+    r_squared: float
+    residual_sd: float  # in doublings (log2 units)
+
+    @property
+    def doubling_years(self) -> float:
+        return 1.0 / self.slope if self.slope > 0 else math.inf
+
+    @property
+    def doubling_months(self) -> float:
+        return MONTHS_PER_YEAR * self.doubling_years
+
+    @property
+    def doubling_ci_years(self) -> tuple[float, float]:
+        return _doubling_interval(*self.slope_ci)
+
+    @property
+    def doubling_ci_months(self) -> tuple[float, float]:
+        lo, hi = self.doubling_ci_years
+        return MONTHS_PER_YEAR * lo, MONTHS_PER_YEAR * hi
+
+    @property
+    def growth_per_year(self) -> float:
+        """The factor by which compute grows each year: 2^slope."""
+        return 2.0 ** self.slope
+
+    @property
+    def orders_of_magnitude_per_year(self) -> float:
+        return self.slope * math.log10(2.0)
+
+    def predict(self, year) -> np.ndarray:
+        """The fitted training FLOPs in ``year`` (a number or an array)."""
+        return 2.0 ** (self.intercept + self.slope * np.asarray(year, dtype=float))
+
+    def __str__(self) -> str:
+        lo, hi = self.doubling_ci_months
+        return (f"doubling time {self.doubling_months:.1f} months "
+                f"({self.confidence:.0%} CI {lo:.1f}-{hi:.1f}), "
+                f"x{self.growth_per_year:.2f} per year, from {self.n} models "
+                f"{self.first_year}-{self.last_year}")
+
+
+def _as_arrays(years, flops) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(years, dtype=float)
+    f = np.asarray(flops, dtype=float)
+    if x.shape != f.shape or x.ndim != 1:
+        fail("years/flops", (x.shape, f.shape), "two 1-D sequences of the same length")
+    if not np.all(np.isfinite(f) & (f > 0)):
+        fail("flops", flops, "positive, finite FLOP counts")
+    if len(x) < 3:
+        fail("number of models", len(x), "at least 3 (a line and its uncertainty need n - 2 > 0)")
+    if np.ptp(x) == 0:
+        fail("years", sorted(set(x.tolist())), "at least two different years")
+    return x, np.log2(f)
+
+
+def fit_doubling_time(years, flops, confidence: float = 0.95) -> DoublingFit:
+    """Least-squares fit of log2(flops) on year, with the slope's standard error and a
+    Student-t ``confidence`` interval (n - 2 degrees of freedom)."""
+    if not 0 < confidence < 1:
+        fail("confidence", confidence, "a number strictly between 0 and 1")
+    x, y = _as_arrays(years, flops)
+    n = len(x)
+    xm, ym = x.mean(), y.mean()
+    sxx = float(np.sum((x - xm) ** 2))
+    slope = float(np.sum((x - xm) * (y - ym)) / sxx)
+    intercept = float(ym - slope * xm)
+    residuals = y - (intercept + slope * x)
+    ss_res = float(np.sum(residuals**2))
+    ss_tot = float(np.sum((y - ym) ** 2))
+    s = math.sqrt(ss_res / (n - 2))
+    se = s / math.sqrt(sxx)
+    t = student_t_quantile(0.5 + confidence / 2, n - 2)
+    return DoublingFit(n=n, first_year=int(x.min()), last_year=int(x.max()), slope=slope,
+                       intercept=intercept, slope_se=se, slope_ci=(slope - t * se, slope + t * se),
+                       confidence=confidence, r_squared=1.0 - ss_res / ss_tot if ss_tot else 1.0,
+                       residual_sd=s)
+
+
+def bootstrap_doubling_time(years, flops, n_resamples: int = 2000, confidence: float = 0.95,
+                            seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the doubling time in months: refit the slope on
+    ``n_resamples`` resamples of the models (drawn with replacement) and take the central
+    ``confidence`` share of 12 / slope. Resamples that fall in a single year are redrawn."""
+    if not 0 < confidence < 1:
+        fail("confidence", confidence, "a number strictly between 0 and 1")
+    x, y = _as_arrays(years, flops)
+    rng = np.random.default_rng(seed)
+    n = len(x)
+    slopes = np.empty(0)
+    while len(slopes) < n_resamples:
+        idx = rng.integers(0, n, size=(n_resamples, n))
+        xs, ys = x[idx], y[idx]
+        xc = xs - xs.mean(axis=1, keepdims=True)
+        sxx = np.sum(xc**2, axis=1)
+        ok = sxx > 0
+        b = np.sum(xc[ok] * (ys[ok] - ys[ok].mean(axis=1, keepdims=True)), axis=1) / sxx[ok]
+        slopes = np.concatenate([slopes, b])[:n_resamples]
+    # doubling time is decreasing in the slope: the slope's upper quantile gives the lower bound
+    q = np.quantile(slopes, [0.5 - confidence / 2, 0.5 + confidence / 2])
+    lo, hi = _doubling_interval(float(q[0]), float(q[1]))
+    return MONTHS_PER_YEAR * lo, MONTHS_PER_YEAR * hi
+
+
+def endpoint_doubling_time(year0: float, flops0: float, year1: float, flops1: float) -> float:
+    """The naive estimate from two models only: (year1 - year0) / log2(flops1 / flops0) years.
+    It has no uncertainty attached and changes with the pair chosen."""
+    if year1 == year0 or flops1 <= 0 or flops0 <= 0:
+        fail("endpoints", (year0, flops0, year1, flops1), "two models in different years")
+    return (year1 - year0) / math.log2(flops1 / flops0)
+
+
+# ---------------------------------------------------------------- 6ND against published figures
+
+@dataclass(frozen=True)
+class SixNDCheck:
+    """A published training-FLOPs figure against 6 x params x tokens."""
+
+    name: str
+    year: int
+    params: float
+    tokens: float
+    published_flops: float
+    six_nd_flops: float
+
+    @property
+    def ratio(self) -> float:
+        """published / 6ND: above 1 when the run did more than 6 FLOPs per parameter per token
+        (attention, recomputation); below 1 when 6ND overcounts."""
+        return self.published_flops / self.six_nd_flops
+
+
+def six_nd_checks(rows=None, kinds: tuple[str, ...] = ("published",)) -> list[SixNDCheck]:
+    """6ND for every row whose FLOPs figure is of one of ``kinds`` and which gives both N and
+    D — the rows where 6ND can check an independently published number."""
+    rows = notable_models() if rows is None else rows
+    for k in kinds:
+        check_choice("kind", k, SOURCE_KINDS)
+    out = []
+    for r in rows:
+        if r.source_kind in kinds and r.params and r.training_tokens and r.training_flops:
+            out.append(SixNDCheck(r.name, r.year, r.params, r.training_tokens,
+                                  r.training_flops, flops_6nd(r.params, r.training_tokens)))
+    return out
