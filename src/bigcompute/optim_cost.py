@@ -36,9 +36,16 @@ from .errors import check_choice, check_positive, fail
 from .memory import OPTIMIZER_MOMENTS, RECIPES
 
 __all__ = [
-    "OPTIMIZERS", "STEP_FLOPS_PER_PARAM", "optimizer_step_flops", "optimizer_step_bytes",
-    "optimizer_state_bytes_per_param", "optimizer_step_time", "sgd_step", "momentum_step",
-    "adam_step", "adam_step_seed004",
+    "OPTIMIZERS",
+    "STEP_FLOPS_PER_PARAM",
+    "adam_step",
+    "adam_step_seed004",
+    "momentum_step",
+    "optimizer_state_bytes_per_param",
+    "optimizer_step_bytes",
+    "optimizer_step_flops",
+    "optimizer_step_time",
+    "sgd_step",
 ]
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
