@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIB = ROOT / "book" / "references.bib"
 DATA = ROOT / "src" / "bigcompute" / "data"
 
-ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})(?:v\d+)?(?:\.pdf)?", re.I)
+ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})(?:v\d+)?(?:\.pdf)?", re.IGNORECASE)
 URL = re.compile(r"https?://[^\s)\"'<>]+")
 # "Surname et al. 2023b", "Surname & Other 2014", "Surname 2024"; the name may be hyphenated.
 AUTHOR_YEAR = re.compile(
@@ -41,7 +41,7 @@ NOT_AUTHORS = {"January", "February", "March", "April", "May", "June", "July", "
                "September", "October", "November", "December", "Team", "Table", "Figure"}
 # Phrases by which a notable-models row cites a document rather than an author and a year.
 DOCUMENT_PHRASES = re.compile(
-    r"model card|technical report|announcement|blog post|Epoch AI|torchvision|Llama Team", re.I)
+    r"model card|technical report|announcement|blog post|Epoch AI|torchvision|Llama Team", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------- reading the files
@@ -152,7 +152,7 @@ def test_references_bib_parses_with_pybtex(bib):
 def test_no_duplicate_keys_even_ignoring_case():
     # pybtex would keep one of two identical keys and only warn: read the raw text.
     keys = re.findall(r"^\s*@\w+\s*\{\s*([^,\s]+)\s*,", BIB.read_text(encoding="utf-8"),
-                      flags=re.M)
+                      flags=re.MULTILINE)
     repeated = [k for k, n in Counter(k.lower() for k in keys).items() if n > 1]
     assert not repeated, f"keys defined twice in references.bib: {repeated}"
 
@@ -227,6 +227,50 @@ def test_every_notable_model_row_has_a_source_in_the_bibliography(bib_index):
         if not cited and row["name"] not in claims:
             problems.append(f"{row['name']}: no source found in the bibliography")
     assert not problems, "\n".join(problems)
+
+
+def _cited_sources(node, where=""):
+    """Every mapping with a ``cite`` key (a bibliography key) anywhere in a YAML tree."""
+    if isinstance(node, dict):
+        if isinstance(node.get("cite"), str):
+            yield where, node
+        for key, value in node.items():
+            yield from _cited_sources(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _cited_sources(value, f"{where}[{i}]")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("*.yaml")))
+def test_every_cite_key_in_the_yaml_data_names_its_own_entry(name, bib, bib_index):
+    """Data files that cite by key (reference_figures.yaml, workloads.yaml, ...): the key
+    exists, and its entry is the document the source describes (same URL, DOI or title)."""
+    data = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+    problems = []
+    for where, source in _cited_sources(data):
+        key = source["cite"]
+        if key not in bib.entries:
+            problems.append(f"{name}{where}: no entry {key!r} in references.bib")
+            continue
+        entry = bib.entries[key]
+        same_url = source.get("url") and (
+            normalise_url(str(source["url"])) in bib_index["entries"][key]["ids"]
+            or _doi(str(source["url"])) == entry.fields.get("doi", "").lower() != "")
+        same_title = source.get("title") and (
+            _plain(str(source["title"])) == _plain(entry.fields.get("title", "")))
+        if not (same_url or same_title):
+            problems.append(f"{name}{where}: {key!r} is {entry.fields.get('title')!r}, "
+                            f"but the source says {source.get('title')!r} <{source.get('url')}>")
+    assert not problems, "\n".join(problems)
+
+
+def _doi(url: str) -> str:
+    """The DOI a publisher URL carries (doi.org/..., nature.com/articles/...), lowercased."""
+    m = re.search(r"doi\.org/(10\.\S+)", url)
+    if m:
+        return m.group(1).lower()
+    m = re.search(r"nature\.com/articles/(s?\d[\w.\-]+)", url)
+    return f"10.1038/{m.group(1)}".lower() if m else ""
 
 
 # ---------------------------------------------------------------- the matchers themselves
