@@ -1,0 +1,56 @@
+# Big Compute: the three commands a newcomer needs.
+#
+#   make book   build the website into _build/html (every notebook executed) and say where it is
+#   make test   run the whole test suite (README's test command), as CI does
+#   make lab    open the notebooks in JupyterLab
+#   make clean  remove the built site and caches (keeps .venv)
+#
+# Each target first makes sure .venv exists and has requirements.txt installed. That step
+# runs once per version of requirements.txt and pyproject.toml (a stamp file records it).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+# The command CI runs (keep in step with README.md, "Testing").
+TEST_COMMAND := $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
+
+# Hashes of files' names and contents (cksum is POSIX: Linux and macOS alike).
+hash = $(shell cksum $(1) 2>/dev/null | cksum | cut -d' ' -f1)
+REQUIREMENTS_HASH := $(call hash,requirements.txt pyproject.toml)
+SETUP_STAMP := $(VENV)/.installed-$(REQUIREMENTS_HASH)
+# What the notebooks' outputs depend on besides their own cells: the library and its data,
+# and the pinned packages. Jupyter Book's cache sees only the cells, so when this changes
+# `make book` starts from an empty _build.
+SOURCE_FILES = $(shell find src -type f \( -name '*.py' -o -path '*/data/*' \) | LC_ALL=C sort)
+SOURCE_HASH = $(call hash,$(SOURCE_FILES) requirements.txt pyproject.toml)
+
+.PHONY: setup book test lab clean
+
+setup: $(SETUP_STAMP)
+
+$(SETUP_STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+book: setup
+	@if [ "$$(cat _build/.source-hash 2>/dev/null)" != "$(SOURCE_HASH)" ]; then \
+	  echo "src/ or requirements changed since the last build: building from scratch"; \
+	  rm -rf _build; mkdir -p _build; echo "$(SOURCE_HASH)" > _build/.source-hash; \
+	fi
+	$(BIN)/jupyter-book build -W -n --keep-going .
+	@echo
+	@echo "The book is built. Open it in a browser:"
+	@echo "    file://$(CURDIR)/_build/html/index.html"
+
+test: setup
+	$(TEST_COMMAND)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis
+	find . -path ./.venv -prune -o -type d \( -name __pycache__ -o -name .ipynb_checkpoints \) -print | xargs rm -rf
