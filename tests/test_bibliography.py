@@ -288,3 +288,49 @@ def test_author_year_citations_are_found_in_free_text():
                            "2019 match", "params_source": "Touvron et al. 2023b, Table 1",
            "notes": "Llama Team 2024"}
     assert _notable_citations(row) == [("Amodei", 2018), ("Touvron", 2023)]
+
+
+# ---------------------------------------------------------------- the further-reading page
+
+FURTHER_READING = ROOT / "book" / "further_reading.md"
+READ_PREFIX = "read-"  # the page's {bibliography} has :keyprefix: read-
+
+
+def _page_cites(text: str) -> list[str]:
+    """Keys of every {cite}, {cite:p}, {cite:t}... role on a MyST page (comma-separated)."""
+    keys = []
+    for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text):
+        keys += [k.strip() for k in group.split(",") if k.strip()]
+    return keys
+
+
+def test_further_reading_cites_only_existing_keys_with_its_prefix(bib):
+    text = FURTHER_READING.read_text(encoding="utf-8")
+    assert f":keyprefix: {READ_PREFIX}" in text
+    assert text.count("```{bibliography}") == 1
+    cites = _page_cites(text)
+    unprefixed = [k for k in cites if not k.startswith(READ_PREFIX)]
+    assert not unprefixed, f"cite these as {READ_PREFIX}<key>: {unprefixed}"
+    missing = sorted({k[len(READ_PREFIX):] for k in cites} - set(bib.entries))
+    assert not missing, f"not in references.bib: {missing}"
+
+
+def test_further_reading_lists_every_source_the_data_files_cite(bib, bib_index):
+    cited = {k[len(READ_PREFIX):] for k in
+             _page_cites(FURTHER_READING.read_text(encoding="utf-8"))}
+    needed = set()
+    for paper in _models_papers() + _run_citations():
+        needed.update(_resolve_paper(paper, bib_index)[:1])
+    for row in _csv_rows("hardware.csv"):
+        for url in URL.findall(row["source"]):
+            needed.update(bib_index["url"].get(normalise_url(url), []))
+    for row in _csv_rows("notable_models.csv"):
+        for surname, year in _notable_citations(row):
+            needed.update(_entries_for(surname, year, bib_index))
+    needed.update(key for key, e in bib_index["entries"].items() if e["claims"])
+    for path in DATA.glob("*.yaml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        needed.update(source["cite"] for _, source in _cited_sources(data))
+    missing = sorted(needed - cited)
+    assert not missing, ("book/further_reading.md does not mention these catalogue sources: "
+                         f"{missing}")
