@@ -1,0 +1,108 @@
+"""A parallelism planner: every way to split a training run over N devices as DP x TP x PP,
+with the memory each device needs and the time a step takes.
+
+It only combines the library's formulas: `memory.training_memory` (per device, with ZeRO and
+the tp/pp split) and `parallel.step_time` (compute, tensor-parallel all-reduces, the
+data-parallel gradient all-reduce and the pipeline bubble). Tensor parallelism stays inside a
+node, on its fast links (NVLink); data and pipeline parallelism cross nodes when the run is
+bigger than one node, at the network's bandwidth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import counts, memory, parallel
+from .configs import TransformerConfig
+from .errors import check_choice, check_positive, check_positive_int, fail
+
+# A DGX H100 node has 8 GPUs and 8 ConnectX-7 adapters of 400 Gb/s, one per GPU: 50 GB/s per
+# GPU each way across nodes (NVIDIA DGX H100 datasheet, "Networking").
+GPUS_PER_NODE = 8
+NETWORK_BYTES_PER_S = 400e9 / 8
+
+
+@dataclass(frozen=True)
+class PlanOption:
+    """One DP x TP x PP split and what it costs per device."""
+
+    dp: int
+    tp: int
+    pp: int
+    micro_batch: int
+    n_microbatches: int
+    memory: memory.TrainingMemory
+    capacity_bytes: float
+    step: parallel.StepTime
+
+    @property
+    def fits(self) -> bool:
+        return self.memory.total <= self.capacity_bytes
+
+    @property
+    def label(self) -> str:
+        return f"DP{self.dp} x TP{self.tp} x PP{self.pp}"
+
+    @property
+    def bubble_fraction(self) -> float:
+        return parallel.pipeline_bubble_fraction(self.pp, self.n_microbatches)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def plan_parallelism(cfg, n_devices: int, global_batch: int, seq: int, device, *,
+                     micro_batch: int = 1, precision: str = "amp-bf16",
+                     zero_stage: int = 1, recompute: str | None = "selective",
+                     compute_efficiency: float = 0.6, node_size: int = GPUS_PER_NODE,
+                     network_bytes_per_s: float = NETWORK_BYTES_PER_S) -> list[PlanOption]:
+    """Every valid DP x TP x PP = ``n_devices`` split of training ``cfg`` on ``global_batch``
+    sequences of ``seq`` tokens per step, best first (those that fit in memory, by step time).
+
+    Valid: tp divides the heads and is at most ``node_size`` (tensor parallelism needs the
+    node's fast links); pp at most n_layers; dp x micro_batch divides global_batch. Raises
+    ValueError (with the reason) when no split is valid.
+    """
+    from .hardware import device as get_device
+    from .timing import _resolve
+
+    cfg = _resolve(cfg)
+    if not isinstance(cfg, TransformerConfig):
+        fail("cfg", type(cfg).__name__, "a TransformerConfig or a catalogue model name")
+    for name, value in (("n_devices", n_devices), ("global_batch", global_batch), ("seq", seq),
+                        ("micro_batch", micro_batch), ("node_size", node_size)):
+        check_positive_int(name, value)
+    check_choice("zero_stage", zero_stage, (0, 1, 2, 3))
+    check_positive("network_bytes_per_s", network_bytes_per_s)
+    dev = get_device(device)
+    n_params = counts.param_count(cfg)
+    train_flops = counts.flops(cfg, global_batch, seq, "train", attention="flash",
+                               recompute=recompute)
+    options = []
+    for tp in _divisors(n_devices):
+        if tp > node_size or cfg.n_heads % tp or (cfg.n_kv_heads > 1 and cfg.n_kv_heads % tp):
+            continue
+        for pp in _divisors(n_devices // tp):
+            dp = n_devices // (tp * pp)
+            if pp > cfg.n_layers or global_batch % (dp * micro_batch):
+                continue
+            mem = memory.training_memory(cfg, micro_batch, seq, precision, "adamw", "flash",
+                                         recompute, zero_stage, dp, tp, pp, sp=tp > 1)
+            crosses_nodes = n_devices > node_size
+            step = parallel.step_time(
+                train_flops, n_params, dev, n_layers=cfg.n_layers, d_model=cfg.d_model,
+                seq_len=seq, micro_batch_size=micro_batch,
+                n_microbatches=global_batch // (dp * micro_batch), dp=dp, tp=tp, pp=pp,
+                compute_efficiency=compute_efficiency, zero_stage=zero_stage,
+                dp_bandwidth_bytes_per_s=network_bytes_per_s if crosses_nodes else None)
+            options.append(PlanOption(dp, tp, pp, micro_batch,
+                                      global_batch // (dp * micro_batch), mem,
+                                      dev.memory_bytes, step))
+    if not options:
+        fail("n_devices", n_devices,
+             f"a count that splits into DP x TP x PP with TP dividing n_heads={cfg.n_heads} "
+             f"(at most {node_size}), PP <= n_layers={cfg.n_layers} and DP x micro_batch "
+             f"dividing global_batch={global_batch}")
+    options.sort(key=lambda o: (not o.fits, o.step.total_seconds))
+    return options

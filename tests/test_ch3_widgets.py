@@ -1,0 +1,85 @@
+"""Chapter 3's parallelism planner: the plans multiply out to N devices, use the library's
+memory and step time, and invalid settings turn into a message."""
+
+import html
+
+import pytest
+
+pytest.importorskip("ipywidgets")
+pytest.importorskip("matplotlib")
+
+from bigcompute import memory, parallel, planner, widgets
+
+
+def test_every_plan_uses_all_devices_and_respects_the_model():
+    options = planner.plan_parallelism("llama2-13b", 64, 1024, 4096, "h100-sxm")
+    assert options
+    for o in options:
+        assert o.dp * o.tp * o.pp == 64
+        assert 40 % o.tp == 0 and o.tp <= 8 and o.pp <= 40  # 40 heads, 40 layers
+        assert o.dp * o.micro_batch * o.n_microbatches == 1024
+
+
+def test_plans_are_sorted_fitting_first_then_by_step_time():
+    options = planner.plan_parallelism("llama2-13b", 16, 256, 4096, "h100-sxm", zero_stage=0)
+    flags = [o.fits for o in options]
+    assert flags == sorted(flags, reverse=True)
+    fitting = [o.step.total_seconds for o in options if o.fits]
+    assert fitting == sorted(fitting)
+
+
+def test_a_plan_repeats_the_library_formulas():
+    o = planner.plan_parallelism("llama2-7b", 8, 64, 4096, "h100-sxm")[0]
+    mem = memory.training_memory("llama2-7b", 1, 4096, "amp-bf16", "adamw", "flash",
+                                 "selective", 1, o.dp, o.tp, o.pp, sp=o.tp > 1)
+    assert o.memory.total == mem.total
+    assert o.bubble_fraction == parallel.pipeline_bubble_fraction(o.pp, o.n_microbatches)
+    assert o.step.n_devices == 8
+
+
+def test_more_devices_never_need_more_memory_for_the_same_split():
+    small = {o.label.split(" x ", 1)[1]: o.memory.total for o in
+             planner.plan_parallelism("llama2-7b", 8, 256, 2048, "h100-sxm", zero_stage=3)}
+    large = {o.label.split(" x ", 1)[1]: o.memory.total for o in
+             planner.plan_parallelism("llama2-7b", 32, 256, 2048, "h100-sxm", zero_stage=3)}
+    for split, total in small.items():
+        if split in large:
+            assert large[split] <= total
+
+
+def test_planner_rejects_a_split_that_cannot_exist():
+    with pytest.raises(ValueError, match="global_batch"):
+        planner.plan_parallelism("llama2-7b", 8, 3, 4096, "h100-sxm", micro_batch=2)
+
+
+def test_planner_widget_shows_the_best_plan_and_a_chart():
+    w = widgets.parallelism_planner()
+    text = html.unescape(w.result.value)
+    best = next(o for o in widgets.planner_options(w.settings()) if o.fits)
+    assert f"Fastest plan that fits: {best.label}" in text
+    assert w.chart.value and "<img" in w.snapshot_html()
+    assert "Parallelism planner" in w.snapshot_html()
+
+
+def test_planner_widget_turns_invalid_settings_into_a_message():
+    w = widgets.parallelism_planner(model="gpt3-175b", seq=4096)  # learned positions to 2048
+    assert "bigcompute-error" in w.result.value and "max_seq_len" in w.result.value
+    assert w.chart.layout.display == "none"
+    w.controls["seq"].value = 2048
+    assert "bigcompute-error" not in w.result.value
+
+
+def test_planner_says_when_nothing_fits():
+    w = widgets.parallelism_planner(model="llama2-70b", n_devices=8, zero_stage=0,
+                                    recompute="none")
+    assert "None of the" in html.unescape(w.result.value)
+
+
+def test_planner_rejects_unknown_settings():
+    with pytest.raises(TypeError, match="unknown settings"):
+        widgets.parallelism_planner(gpus=8)
+
+
+def test_static_figure_at_the_defaults():
+    fig = widgets.parallelism_plan_figure()
+    assert len(fig.axes) == 2
