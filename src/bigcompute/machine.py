@@ -10,9 +10,9 @@ is sitting at, in the same terms, so the two can be drawn on one roofline:
 * a copy and an elementwise add of large arrays (STREAM-style, McCalpin 1995) -> achieved
   bytes/s; the best of them estimates the memory bandwidth (its memory roof).
 
-Each operation is timed as the best of ``repeats`` runs after a warm-up (the best run is the
-one least disturbed by the operating system; it is the right estimator of what the hardware
-*can* do). FLOPs and bytes are the ideal counts of `timing.matmul_cost`: each operand read
+Each operation is timed as the best of at least ``repeats`` runs after a warm-up (the best run
+is the one least disturbed by the operating system; it is the right estimator of what the
+hardware *can* do); quick operations get more runs, up to 50 ms of them. FLOPs and bytes are the ideal counts of `timing.matmul_cost`: each operand read
 once and the result written once.
 
     >>> from bigcompute import machine
@@ -55,7 +55,11 @@ DEFAULT_WIDTH = 4096
 # Arrays for the copy and add: 256 MiB each, past even large server caches.
 DEFAULT_STREAM_BYTES = 256 * 2**20
 # A single timed sample should last at least this long; shorter calls are repeated in a loop.
-_MIN_SAMPLE_SECONDS = 2e-3
+_MIN_SAMPLE_SECONDS = 1e-3
+# Quick operations keep being sampled (beyond ``repeats``) until this much time has passed, up
+# to _MAX_SAMPLES: on a busy machine the best of many short samples still finds a quiet one.
+_SAMPLING_SECONDS = 0.05
+_MAX_SAMPLES = 50
 
 
 # ---------------------------------------------------------------- what the machine is
@@ -73,15 +77,26 @@ class MachineInfo:
     memory_bytes: float | None  # physical memory, None where the OS does not say
     device: str  # "cpu" or "cuda:0"
     accelerator: str  # the GPU's name, or "none"
+    load_average: float | None = None  # runnable processes, last minute (None: not known)
+
+    @property
+    def busy(self) -> bool:
+        """True when other programs already keep every CPU busy: CPU timings taken now
+        understate what this machine can do."""
+        return self.load_average is not None and self.load_average > self.logical_cpus
 
     def summary(self) -> str:
         from .units import format_bytes
 
         memory = format_bytes(self.memory_bytes) if self.memory_bytes else "unknown"
         where = self.cpu if self.device == "cpu" else f"{self.accelerator} (host: {self.cpu})"
-        return (f"{where}; {self.logical_cpus} logical CPUs, torch uses {self.torch_threads} "
+        text = (f"{where}; {self.logical_cpus} logical CPUs, torch uses {self.torch_threads} "
                 f"threads; {memory} of memory; torch {self.torch_version}, "
                 f"Python {self.python_version}, {self.system}")
+        if self.busy:
+            text += (f". BUSY: load average {self.load_average:.1f} on {self.logical_cpus} "
+                     f"CPUs, so the timings understate this machine")
+        return text
 
 
 def _cpu_name() -> str:
@@ -95,6 +110,13 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _load_average() -> float | None:
+    try:
+        return float(os.getloadavg()[0])
+    except (OSError, AttributeError):  # Windows has no load average
+        return None
 
 
 def _memory_bytes() -> float | None:
@@ -121,7 +143,7 @@ def this_machine(device: str = "cpu") -> MachineInfo:
         python_version=platform.python_version(), system=f"{platform.system()} "
         f"{platform.machine()}", memory_bytes=_memory_bytes(),
         device=str(dev) if dev.type == "cpu" else f"cuda:{dev.index or 0}",
-        accelerator=accelerator)
+        accelerator=accelerator, load_average=_load_average())
 
 
 # ---------------------------------------------------------------- one timed operation
@@ -135,6 +157,7 @@ class MeasuredOp:
     flops: float
     bytes_moved: float
     seconds: float
+    shape: tuple[int, ...] = ()  # (m, n, k) of a matmul, (elements,) of a copy or add
 
     @property
     def flops_per_s(self) -> float:
@@ -156,9 +179,10 @@ def _sync(device: torch.device):
 
 
 def _best_seconds(fn, repeats: int, device: torch.device) -> float:
-    """Best-of-``repeats`` seconds per call of ``fn`` after one warm-up call. Calls shorter
-    than a couple of milliseconds are looped so the clock's resolution and Python's overhead
-    between calls do not dominate the sample."""
+    """Best seconds per call of ``fn`` over at least ``repeats`` samples, after one warm-up
+    call. Calls shorter than a millisecond are looped so the clock's resolution and Python's
+    overhead between calls do not dominate a sample; quick operations get extra samples, up to
+    ``_SAMPLING_SECONDS`` in all, so that a busy machine does not spoil every one of them."""
     check_positive_int("repeats", repeats)
     fn()
     _sync(device)
@@ -167,13 +191,15 @@ def _best_seconds(fn, repeats: int, device: torch.device) -> float:
     _sync(device)
     first = time.perf_counter() - t0
     inner = max(1, min(1000, math.ceil(_MIN_SAMPLE_SECONDS / max(first, 1e-9))))
-    best = math.inf
-    for _ in range(repeats):
+    best, samples, start = math.inf, 0, time.perf_counter()
+    while samples < repeats or (samples < _MAX_SAMPLES
+                                and time.perf_counter() - start < _SAMPLING_SECONDS):
         t0 = time.perf_counter()
         for _ in range(inner):
             fn()
         _sync(device)
         best = min(best, (time.perf_counter() - t0) / inner)
+        samples += 1
     return best
 
 
@@ -195,7 +221,7 @@ def measure_matmul(m: int, n: int, k: int, dtype: str = "fp32", repeats: int = 3
     seconds = _best_seconds(lambda: torch.matmul(a, b, out=out), repeats, dev)
     kind = kind or ("square matmul" if m == n == k else "matmul")
     return MeasuredOp(f"matmul {m}x{n}x{k}", kind, float(cost.flops), float(cost.bytes_moved),
-                      seconds)
+                      seconds, (m, n, k))
 
 
 def _stream_arrays(n_bytes, dtype, device, count):
@@ -218,7 +244,7 @@ def measure_copy(n_bytes: int = DEFAULT_STREAM_BYTES, dtype: str = "fp32", repea
     seconds = _best_seconds(lambda: dst.copy_(src), repeats, dev)
     moved = 2 * numel * bytes_per_element(dtype)
     return MeasuredOp(f"copy {numel * bytes_per_element(dtype) / 2**20:.0f} MiB", "copy", 0.0,
-                      moved, seconds)
+                      moved, seconds, (numel,))
 
 
 def measure_add(n_bytes: int = DEFAULT_STREAM_BYTES, dtype: str = "fp32", repeats: int = 3,
@@ -229,7 +255,7 @@ def measure_add(n_bytes: int = DEFAULT_STREAM_BYTES, dtype: str = "fp32", repeat
     seconds = _best_seconds(lambda: torch.add(a, b, out=c), repeats, dev)
     moved = 3 * numel * bytes_per_element(dtype)
     return MeasuredOp(f"add {numel * bytes_per_element(dtype) / 2**20:.0f} MiB", "add",
-                      float(numel), moved, seconds)
+                      float(numel), moved, seconds, (numel,))
 
 
 # ---------------------------------------------------------------- the whole roofline

@@ -149,3 +149,244 @@ def _plain_formatter():
     from matplotlib.ticker import FuncFormatter
 
     return FuncFormatter(lambda v, _pos: f"{v:g}")
+
+
+# ---------------------------------------------------------------- chapter 2: hardware,
+# rooflines, compute per prediction, trends
+
+# One colour per roofline (device), cycled; measured points reuse them by group.
+ROOF_COLOURS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
+                "#8C8C8C")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def roofline_chart(roofs: dict[str, tuple[float, float]], points=None, *, bands=None,
+                   xlim: tuple[float, float] | None = None, title: str | None = None,
+                   width: float = 8.0, height: float = 5.0, annotate: bool = True):
+    """A roofline (Williams, Waterman & Patterson 2009), log-log: attainable FLOP/s against
+    arithmetic intensity (FLOP per byte), min(peak, intensity x bandwidth).
+
+    ``roofs`` maps a label to (peak FLOP/s, bandwidth bytes/s); each roof's ridge point is
+    marked. ``points`` maps a group label to a list of (intensity, FLOP/s, text or None):
+    measured or predicted operations, one marker per group. ``bands`` maps a label to an
+    intensity range (lo, hi), shaded: where a kind of operation sits.
+    """
+    import math
+
+    import numpy as np
+
+    plt = _pyplot()
+    points = points or {}
+    bands = bands or {}
+    ridges = [peak / bw for peak, bw in roofs.values()]
+    xs_points = [x for group in points.values() for x, _, _ in group if x > 0]
+    lo = min([*ridges, *xs_points, *(b[0] for b in bands.values())] or [1.0])
+    hi = max([*ridges, *xs_points, *(b[1] for b in bands.values())] or [1.0])
+    xlim = xlim or (2 ** math.floor(math.log2(lo) - 2), 2 ** math.ceil(math.log2(hi) + 2))
+    x = np.logspace(math.log10(xlim[0]), math.log10(xlim[1]), 400)
+    fig, ax = plt.subplots(figsize=(width, height))
+    for (label, (lo_band, hi_band)), colour in zip(bands.items(), ("#f2e6d9", "#e3ecf5",
+                                                                   "#e6f2e6", "#f5e3ec")):
+        ax.axvspan(lo_band, hi_band, color=colour, alpha=0.8, zorder=0)
+        ax.text(math.sqrt(lo_band * hi_band), 0.98, label, transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=8, color="#555555")
+    for i, (label, (peak, bw)) in enumerate(roofs.items()):
+        colour = ROOF_COLOURS[i % len(ROOF_COLOURS)]
+        ridge = peak / bw
+        ax.plot(x, np.minimum(peak, x * bw), color=colour, lw=2,
+                label=f"{label}: {units.format_rate(peak)}, "
+                      f"{units.format_bytes(bw, binary=False)}/s, ridge {ridge:.3g} FLOP/B")
+        ax.plot([ridge], [peak], "o", color=colour, markersize=5, zorder=4)
+        ax.axvline(ridge, color=colour, ls=":", lw=1)
+    for i, (label, group) in enumerate(points.items()):
+        group = [(px, py, t) for px, py, t in group if px > 0]
+        if not group:
+            continue
+        ax.scatter([p[0] for p in group], [p[1] for p in group], marker=_MARKERS[i % 8],
+                   s=42, zorder=5, color=ROOF_COLOURS[(i + len(roofs)) % len(ROOF_COLOURS)],
+                   edgecolor="black", linewidth=0.5, label=label)
+        if annotate:
+            for px, py, text in group:
+                if text:
+                    ax.annotate(text, (px, py), textcoords="offset points", xytext=(4, -11),
+                                fontsize=7.5, color="#333333")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlim(*xlim)
+    ax.set_xlabel("arithmetic intensity (FLOP per byte moved)")
+    ax.set_ylabel("attainable FLOP/s")
+    ax.xaxis.set_major_formatter(_intensity_formatter())
+    ax.yaxis.set_major_formatter(_rate_formatter())
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def device_metrics(dev, dtype: str) -> dict[str, float | None]:
+    """What the hardware explorer compares, for one `hardware.Device` at ``dtype``: peak
+    FLOP/s, memory bytes, bandwidth bytes/s, FLOP/s per watt (None without a published TDP)
+    and the ridge point (FLOP/B). Raises ValueError when the device has no ``dtype`` peak."""
+    peak = dev.peak_flops(dtype)
+    return {
+        "peak FLOP/s": peak,
+        "memory (bytes)": dev.memory_bytes,
+        "bandwidth (bytes/s)": dev.bandwidth_bytes_per_s,
+        "FLOP/s per watt": peak / dev.tdp_watts if dev.tdp_watts else None,
+        "ridge point (FLOP/B)": dev.ridge_point(dtype),
+    }
+
+
+_METRIC_FORMATS = {
+    "peak FLOP/s": units.format_rate,
+    "memory (bytes)": lambda v: units.format_bytes(v, binary=False),
+    "bandwidth (bytes/s)": lambda v: units.format_bytes(v, binary=False) + "/s",
+    "FLOP/s per watt": lambda v: units.format_rate(v).replace("FLOP/s", "FLOP/s/W"),
+    "ridge point (FLOP/B)": lambda v: f"{v:.3g}",
+}
+
+
+def device_comparison_chart(devices, dtype: str, *, width: float = 10.0):
+    """One panel per metric of `device_metrics` (peak FLOP/s at ``dtype``, memory, bandwidth,
+    FLOP/s per watt, ridge point), a bar per device. ``devices`` are `hardware.Device`s that
+    all have a ``dtype`` peak. A panel whose values span more than 30x uses a log scale."""
+    plt = _pyplot()
+    devices = list(devices)
+    if not devices:
+        fail("devices", devices, "at least one device")
+    metrics = {d.name: device_metrics(d, dtype) for d in devices}
+    names = [d.name for d in devices][::-1]  # first device on top
+    keys = list(_METRIC_FORMATS)
+    fig, axes = plt.subplots(1, len(keys), figsize=(width, 0.9 + 0.38 * len(devices)),
+                             sharey=True)
+    for j, (ax, key) in enumerate(zip(axes, keys)):
+        values = [metrics[n][key] for n in names]
+        known = [v for v in values if v]
+        colours = [ROOF_COLOURS[(len(names) - 1 - i) % len(ROOF_COLOURS)]
+                   for i in range(len(names))]
+        ax.barh(names, [v or 0 for v in values], color=colours)
+        log = bool(known) and max(known) / min(known) > 30
+        if log:
+            ax.set_xscale("log")
+        top = max(known) if known else 1
+        for y, v in enumerate(values):
+            text = _METRIC_FORMATS[key](v) if v else "no TDP"
+            ax.text(min(known) / 2 if log and not v else (v or 0) + (0 if log else top * 0.02),
+                    y, " " + text, va="center", fontsize=7.5)
+        ax.set_xlim(right=top * (8 if log else 1.9))
+        if log:
+            ax.set_xlim(left=min(known) / 3 if known else 1)
+        ax.set_title(key if key != "peak FLOP/s" else f"peak FLOP/s ({dtype})", fontsize=9)
+        ax.set_xticks([])
+        ax.spines[["top", "right", "bottom"]].set_visible(False)
+        if j:
+            ax.tick_params(left=False)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def log_bars_chart(panels: dict[str, dict[str, float]], *, formats=None, width: float = 9.0,
+                   title: str | None = None):
+    """Side-by-side panels of horizontal bars on log scales, one bar per item: e.g. FLOPs per
+    prediction and bytes of weights for models of very different sizes. ``panels`` maps a
+    panel title to {item: value}; ``formats`` maps a panel title to a value -> text function."""
+    plt = _pyplot()
+    formats = formats or {}
+    items = list(next(iter(panels.values())))[::-1]
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 0.9 + 0.5 * len(items)),
+                             sharey=True, squeeze=False)
+    for j, (ax, (panel, values)) in enumerate(zip(axes[0], panels.items())):
+        vs = [values[i] for i in items]
+        ax.barh(items, vs, color=[ROOF_COLOURS[k % len(ROOF_COLOURS)]
+                                  for k in range(len(items))][::-1])
+        ax.set_xscale("log")
+        lo, hi = min(vs), max(vs)
+        ax.set_xlim(lo / 10, hi * 1e3)
+        fmt = formats.get(panel, lambda v: f"{v:.3g}")
+        for y, v in enumerate(vs):
+            ax.text(v * 1.3, y, fmt(v), va="center", fontsize=8.5)
+        ax.set_title(panel, fontsize=10)
+        ax.grid(True, axis="x", which="major", alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+        if j:
+            ax.tick_params(left=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def year_trend_chart(series: dict[str, list[tuple[float, float, str]]], *, ylabel: str,
+                     value_format=None, fit: bool = True, title: str | None = None,
+                     width: float = 8.0, height: float = 4.8):
+    """Values against year on a log scale, one marker style per series, each point labelled;
+    with ``fit`` a least-squares exponential per series of 3 or more points
+    (`trends.fit_doubling_time`) and its doubling time in the legend. ``series`` maps a
+    label to (year, value, point label)."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(width, height))
+    for i, (label, pts) in enumerate(series.items()):
+        colour = ROOF_COLOURS[i % len(ROOF_COLOURS)]
+        years = [p[0] for p in pts]
+        values = [p[1] for p in pts]
+        legend = label
+        if fit and len(years) >= 3 and len(set(years)) >= 2:
+            from .trends import fit_doubling_time
+
+            line = fit_doubling_time(years, values)
+            span = np.linspace(min(years), max(years), 50)
+            ax.plot(span, line.predict(span), color=colour, lw=1, ls="--")
+            legend = f"{label} (doubles every {line.doubling_years:.2g} years)"
+        ax.scatter(years, values, color=colour, marker=_MARKERS[i % 8], s=40, zorder=5,
+                   edgecolor="black", linewidth=0.5, label=legend)
+        for year, value, text in pts:
+            if text:
+                ax.annotate(text, (year, value), textcoords="offset points", xytext=(5, 3),
+                            fontsize=7.5, color="#333333")
+    ax.set_yscale("log")
+    ax.set_xlabel("year")
+    ax.set_ylabel(ylabel)
+    if value_format:
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: value_format(v)))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    values = [p[1] for pts in series.values() for p in pts if p[1] > 0]
+    if values and max(values) / min(values) < 100:  # under two decades: label 1, 2, 5 x 10^k
+        from matplotlib.ticker import LogLocator
+
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_locator(_integer_locator())
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _intensity_formatter():
+    """1/4, 1/2, 1, 2, 4 ...: powers of two below 1 read as fractions."""
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _pos: f"{v:g}" if v >= 1 or v <= 0 else f"1/{1 / v:g}")
+
+
+def _rate_formatter():
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _pos: units.format_rate(v) if v else "0")
+
+
+def _integer_locator():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
