@@ -48,8 +48,11 @@ book: setup
 test: setup
 	$(TEST_COMMAND)
 
+# Jupyter refuses to run as root unless asked (containers often run as root).
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis
