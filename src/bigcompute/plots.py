@@ -390,3 +390,195 @@ def _integer_locator():
     from matplotlib.ticker import MaxNLocator
 
     return MaxNLocator(integer=True)
+
+
+# ---------------------------------------------------------------- chapter 4.2-4.6: memory,
+# cost and scaling charts
+
+# One colour per part of the training-memory ledger (memory.TrainingMemory's fields).
+MEMORY_COLOURS = {
+    "weights": "#4C72B0",
+    "gradients": "#DD8452",
+    "optimizer states": "#55A868",
+    "activations": "#C44E52",
+    "logits and loss": "#8172B3",
+}
+
+
+def memory_stack_chart(stacks: dict[str, dict[str, float]], *,
+                       capacity_bytes: float | None = None, capacity_label: str = "",
+                       title: str | None = None, width: float = 8.0):
+    """Horizontal stacked bars of bytes, one bar per label (first on top), each split into
+    parts (``MEMORY_COLOURS`` where the part's name is there), with the device's memory as a
+    vertical dashed line. Each bar is labelled with its total in GiB."""
+    plt = _pyplot()
+    labels = list(stacks)[::-1]
+    fig, ax = plt.subplots(figsize=(width, 1.0 + 0.55 * len(labels)))
+    parts = list(dict.fromkeys(p for stack in stacks.values() for p in stack))
+    left = [0.0] * len(labels)
+    for part in parts:
+        values = [stacks[label].get(part, 0.0) for label in labels]
+        ax.barh(labels, values, left=left, label=part,
+                color=MEMORY_COLOURS.get(part, "#777777"))
+        left = [a + b for a, b in zip(left, values)]
+    longest = max(left + [capacity_bytes or 0])
+    for y, total in enumerate(left):
+        ax.text(total + longest * 0.01, y, units.format_bytes(total), va="center", fontsize=9)
+    if capacity_bytes:
+        ax.axvline(capacity_bytes, color="black", linestyle="--", linewidth=1.2)
+        ax.text(capacity_bytes, len(labels) - 0.45, f" {capacity_label}", fontsize=9,
+                ha="left", va="bottom")
+    ax.set_xlim(0, longest * 1.18)
+    ax.set_ylim(-0.6, len(labels) - 0.1)
+    ax.set_xlabel("memory per device")
+    ax.xaxis.set_major_locator(_binary_bytes_locator(longest * 1.18))
+    ax.xaxis.set_major_formatter(_binary_bytes_formatter())
+    # the legend (with the title) sits above the bars, so no bar is ever hidden behind it
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncol=min(len(parts), 5), fontsize=8,
+              frameon=False, title=title, title_fontsize=10, alignment="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def ranked_bar_chart(values: dict[str, float], *, xlabel: str, highlight: str | None = None,
+                     notes: dict[str, str] | None = None, log: bool = True,
+                     title: str | None = None, width: float = 8.0):
+    """Horizontal bars (first label on top), on a log axis by default, the ``highlight`` bar
+    in a strong colour, each with an optional note printed after it."""
+    plt = _pyplot()
+    labels = list(values)[::-1]
+    data = [values[k] for k in labels]
+    fig, ax = plt.subplots(figsize=(width, 0.8 + 0.42 * len(labels)))
+    colours = ["#C44E52" if k == highlight else "#8FA8C8" for k in labels]
+    ax.barh(labels, data, color=colours)
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(min(data) / 3, max(data) * 30)
+    else:
+        ax.set_xlim(0, max(data) * 1.6)
+    for y, (label, v) in enumerate(zip(labels, data)):
+        note = (notes or {}).get(label, "")
+        ax.text(v * (1.15 if log else 1.01) + (0 if log else max(data) * 0.01), y, note,
+                va="center", fontsize=8.5)
+    ax.set_xlabel(xlabel)
+    ax.spines[["top", "right"]].set_visible(False)
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def line_chart(lines: dict[str, tuple[list[float], list[float]]], *, xlabel: str,
+               ylabel: str, logx: bool = False, logy: bool = False,
+               marks: dict[str, tuple[float, float]] | None = None,
+               hline: float | None = None, title: str | None = None,
+               width: float = 7.5, height: float = 4.2):
+    """A few labelled lines on one axis, optional named points (stars) and a dotted
+    horizontal reference line (e.g. ratio 1)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(width, height))
+    for label, (xs, ys) in lines.items():
+        ax.plot(xs, ys, label=label, marker="o" if len(xs) < 12 else None, markersize=4)
+    for label, (x, y) in (marks or {}).items():
+        ax.plot([x], [y], "k*", markersize=11, zorder=5)
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(8, 6), fontsize=9)
+    if hline is not None:
+        ax.axhline(hline, color="grey", linestyle=":", linewidth=1)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=9)
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def compute_optimal_chart(budgets: list[float],
+                          allocations: dict[str, tuple[list[float], list[float]]], *,
+                          budget: float | None = None, title: str | None = None):
+    """Two log-log panels against the compute budget (FLOP): the compute-optimal parameters
+    and tokens of each allocation rule (label -> (params, tokens) per budget), with the
+    chosen budget as a vertical line and its optima as dots."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, which, ylabel in ((axes[0], 0, "parameters N"), (axes[1], 1, "training tokens D")):
+        for label, series in allocations.items():
+            (line,) = ax.plot(budgets, series[which], label=label)
+            if budget is not None:
+                import numpy as np
+
+                y = float(np.exp(np.interp(np.log(budget), np.log(budgets),
+                                           np.log(series[which]))))
+                ax.plot([budget], [y], "o", color=line.get_color())
+                ax.annotate(units.format_count(y), (budget, y), textcoords="offset points",
+                            xytext=(6, -10 if which == 0 and "Kaplan" in label else 4),
+                            fontsize=8.5, color=line.get_color())
+        if budget is not None:
+            ax.axvline(budget, color="grey", linestyle=":", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training compute C (FLOP)")
+        ax.set_ylabel(ylabel)
+        ax.yaxis.set_major_formatter(_count_formatter())
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].legend(fontsize=8.5)
+    if title:
+        fig.suptitle(title, fontsize=10, x=0.01, ha="left")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def isoflop_chart(curves: dict[str, tuple[list[float], list[float]]],
+                  minima: dict[str, tuple[float, float]], *, title: str | None = None):
+    """Loss against model size at fixed compute (one curve per budget), each curve's
+    minimum marked: the IsoFLOP profiles of Hoffmann et al. 2022, fig. 3."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    for label, (ns, losses) in curves.items():
+        (line,) = ax.plot(ns, losses, label=label)
+        if label in minima:
+            n, loss = minima[label]
+            ax.plot([n], [loss], "o", color=line.get_color())
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters N")
+    ax.set_ylabel("predicted loss (nats per token)")
+    ax.xaxis.set_major_formatter(_count_formatter())
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8.5, title="compute budget", title_fontsize=8.5)
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _binary_bytes_formatter():
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _pos: units.format_bytes(v) if v else "0")
+
+
+def _binary_bytes_locator(span: float, max_ticks: int = 7):
+    """Ticks at round multiples of KiB/MiB/GiB/TiB (1, 2, 5, 10, 20, 50, ... of the unit)
+    with at most ``max_ticks`` over ``span`` bytes."""
+    from matplotlib.ticker import MultipleLocator
+
+    unit = 1
+    while span / unit >= 1024 * 2 and unit < 2**40:
+        unit *= 1024
+    step = unit
+    for multiple in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000):
+        step = multiple * unit
+        if span / step <= max_ticks:
+            break
+    return MultipleLocator(step)

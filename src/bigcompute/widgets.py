@@ -507,3 +507,560 @@ def roofline_figure(device=ROOFLINE_DEFAULTS["device"], dtype=ROOFLINE_DEFAULTS[
     return plots.roofline_chart(
         {f"{dev.name} {dtype}": (dev.peak_flops(dtype), dev.bandwidth_bytes_per_s)}, points,
         title=f"Where {model}'s matmuls sit on the {dev.name} roofline ({dtype})")
+
+
+# ---------------------------------------------------------------- chapters 4.3-4.5: memory,
+# training-cost and scaling explorers
+#
+# Each is a `ControlsExplorer`: a dict of controls, a `render(settings)` that returns the
+# result as HTML and a matplotlib figure (or raises ValueError, shown as a message), and the
+# same static snapshot as the parameter explorer.
+
+PRECISIONS = ("fp32", "amp-bf16", "bf16", "amp-fp16", "fp16")
+OPTIMIZERS = ("sgd", "momentum", "adamw")
+RECOMPUTE_CHOICES = {"none": None, "selective": "selective", "full": "full"}
+SEQ_CHOICES = tuple(2**k for k in range(7, 18))  # 128 ... 131,072 tokens
+DP_CHOICES = tuple(2**k for k in range(13))      # 1 ... 4096
+TP_CHOICES = tuple(2**k for k in range(7))       # 1 ... 64
+PP_CHOICES = tuple(2**k for k in range(8))       # 1 ... 128
+LEDGER_LABELS = {"weights": "weights", "grads": "gradients", "optimizer": "optimizer states",
+                 "activations": "activations", "logits": "logits and loss"}
+
+# LLaMA-2-7B (Touvron et al. 2023b) with mixed-precision AdamW at its 4096-token context:
+# the explorer opens on a model whose states alone (16 B/param, 108 GB) overflow one GPU.
+MEMORY_DEFAULTS = {
+    "model": "llama2-7b", "batch": 1, "seq": 4096, "precision": "amp-bf16",
+    "optimizer": "adamw", "attention": "flash", "recompute": "none", "zero_stage": 0,
+    "dp": 1, "tp": 1, "pp": 1, "device": "h100-sxm",
+    # the custom model (model="custom"): a GPT-2-style decoder, as in the parameter explorer
+    "d_model": 2048, "n_layers": 24, "n_heads": 16, "vocab_size": 50257,
+}
+
+# Reference runs the training-cost explorer sets your run against: catalogue models with
+# published parameters and training tokens (data/models.yaml cites each).
+REFERENCE_RUNS = ("gpt3-175b", "gopher-280b", "chinchilla-70b", "palm-540b", "llama-65b",
+                  "llama2-70b", "llama3.1-405b")
+# LLaMA-65B's run (Touvron et al. 2023a, sec. 2.4: 2048 A100-80GB GPUs); parameters and tokens
+# come from the catalogue. MFU 0.4: `timing.training_time`'s default, typical of large runs.
+TRAINING_COST_DEFAULTS = {"model": "llama-65b", "device": "a100-80gb", "n_devices": 2048,
+                          "mfu": 0.4, "pue": 1.0, "power_watts": 0.0}
+# The compute budget opens at Gopher's, 5.76e23 FLOP: the budget of Chinchilla's Table 3 row
+# "67 Billion" (data/published_runs.yaml, chinchilla-67b-gopher-budget).
+SCALING_DEFAULTS = {"budget_run": "chinchilla-67b-gopher-budget", "device": "a100-80gb",
+                    "n_devices": 2048, "mfu": 0.4}
+
+
+def _dropdown(description, options, value):
+    return W.Dropdown(options=options, value=value, description=description,
+                      style={"description_width": "110px"}, layout=W.Layout(width="330px"))
+
+
+def _int_text(description, value, lo, hi):
+    return W.BoundedIntText(value=value, min=lo, max=hi, description=description,
+                            style={"description_width": "110px"},
+                            layout=W.Layout(width="330px"))
+
+
+def _float_text(description, value, lo, hi, step=0.01):
+    return W.BoundedFloatText(value=value, min=lo, max=hi, step=step,
+                              description=description, style={"description_width": "110px"},
+                              layout=W.Layout(width="330px"))
+
+
+def _log_slider(description, value, lo_exp, hi_exp):
+    return W.FloatLogSlider(value=value, base=10, min=lo_exp, max=hi_exp, step=0.01,
+                            description=description, readout_format=".3g",
+                            continuous_update=False, style={"description_width": "110px"},
+                            layout=W.Layout(width="420px"))
+
+
+def _fraction_slider(description, value):
+    return W.FloatSlider(value=value, min=0.01, max=1.0, step=0.01, description=description,
+                         readout_format=".2f", continuous_update=False,
+                         style={"description_width": "110px"}, layout=W.Layout(width="420px"))
+
+
+def _table_html(rows, cls="bigcompute-summary") -> str:
+    body = "".join(f"<tr><td style='text-align:left;padding:1px 12px 1px 0'>{a}</td>"
+                   f"<td style='text-align:right'>{b}</td></tr>" for a, b in rows)
+    return f"<table class='{cls}'>{body}</table>"
+
+
+def _verdict_html(ok: bool, text: str) -> str:
+    colour = "#1e6b2f" if ok else "#8a1f11"
+    return f"<p style='color:{colour};font-weight:bold;margin:0.4em 0'>{html.escape(text)}</p>"
+
+
+class ControlsExplorer(Explorer):
+    """An explorer made of named controls, a result (HTML) and a chart (PNG).
+
+    Subclasses set ``name`` and implement ``render(settings) -> (html, Figure)``; a
+    ValueError from it is shown as the setting's message, with the chart hidden."""
+
+    name = "Explorer"
+    columns = 2
+
+    def __init__(self, controls: dict, title_html: str):
+        self.controls = controls
+        self.result = W.HTML()
+        self.chart = W.Image(format="png", layout=W.Layout(max_width="760px"))
+        widgets = list(controls.values())
+        per_column = -(-len(widgets) // self.columns)
+        columns = [W.VBox(widgets[i:i + per_column])
+                   for i in range(0, len(widgets), per_column)]
+        super().__init__([W.HTML(title_html), W.HBox(columns), self.result, self.chart])
+        for control in widgets:
+            control.observe(self.update, names="value")
+        self.update()
+
+    def settings(self) -> dict:
+        return {name: control.value for name, control in self.controls.items()}
+
+    def render(self, settings: dict):
+        raise NotImplementedError
+
+    def figure(self):
+        """The chart at the current settings, as a matplotlib Figure."""
+        return self.render(self.settings())[1]
+
+    def update(self, _change=None) -> None:
+        """Recompute and redraw from the controls' values."""
+        try:
+            text, fig = self.render(self.settings())
+        except ValueError as exc:
+            self.result.value = error_html(exc)
+            self.chart.layout.display = "none"
+            return
+        self.result.value = text
+        self.chart.value = plots.figure_png(fig, dpi=80)
+        self.chart.layout.display = None
+
+    def settings_text(self) -> str:
+        return ", ".join(f"{k} = {v}" for k, v in self.settings().items())
+
+    def snapshot_html(self) -> str:
+        settings = self.settings_text()
+        image = ""
+        if self.chart.layout.display != "none" and self.chart.value:
+            data = base64.b64encode(self.chart.value).decode("ascii")
+            image = (f"<img alt='{html.escape(self.name)} at {html.escape(settings)}' "
+                     f"src='data:image/png;base64,{data}' style='max-width:760px'>")
+        return (f"<div class='bigcompute-explorer'>"
+                f"<p><b>{html.escape(self.name)}</b> ({html.escape(settings)})<br>"
+                f"<i>{_SNAPSHOT_NOTE}</i></p>{self.result.value}{image}</div>")
+
+
+def _check_settings(settings: dict, defaults: dict, extra=()) -> None:
+    unknown = set(settings) - set(defaults) - set(extra)
+    if unknown:
+        raise TypeError(f"unknown settings {sorted(unknown)}; known: "
+                        f"{list(defaults) + list(extra)}")
+
+
+# ---------------------------------------------------------------- 4.3 memory explorer
+
+def memory_explorer_models() -> list[str]:
+    """The catalogue's decoder-only language models (the models the memory explorer offers,
+    besides "custom")."""
+    from .catalog import model, models
+
+    return [name for name in models()
+            if isinstance(model(name), TransformerConfig) and model(name).arch == "decoder"
+            and model(name).frontend == "tokens"]
+
+
+def memory_explorer_config(settings: dict) -> TransformerConfig:
+    """The model of a memory-explorer setting: a catalogue model, or for "custom" a
+    GPT-2-style decoder (`explorer_config`) with positions up to the sequence length."""
+    if settings["model"] != "custom":
+        from .catalog import model
+
+        return model(settings["model"])
+    return explorer_config(settings["d_model"], settings["n_layers"], settings["n_heads"],
+                           settings["vocab_size"], max_seq_len=settings["seq"])
+
+
+def _training_kwargs(settings: dict) -> dict:
+    return {"precision": settings["precision"], "optimizer": settings["optimizer"],
+            "attention": settings["attention"],
+            "recompute": RECOMPUTE_CHOICES.get(settings["recompute"], settings["recompute"]),
+            "zero_stage": settings["zero_stage"], "dp": settings["dp"], "tp": settings["tp"],
+            "pp": settings["pp"]}
+
+
+def ledger_parts(mem) -> dict[str, float]:
+    """A `memory.TrainingMemory` as {label: bytes} in ledger order, for `plots`."""
+    return {LEDGER_LABELS[k]: getattr(mem, k) for k in LEDGER_LABELS}
+
+
+def memory_report(settings: dict) -> dict:
+    """Everything the memory explorer shows, from the library: the config, the per-device
+    `memory.training_memory` at the chosen batch, `memory.fit` (fits? largest batch) and the
+    memory at the largest batch that fits (None when no batch fits or it is the chosen one)."""
+    from . import memory
+    from .errors import fail
+    from .hardware import device as get_device
+
+    cfg = memory_explorer_config(settings)
+    dev = get_device(settings["device"])
+    kw = _training_kwargs(settings)
+    batch, seq = settings["batch"], settings["seq"]
+    if cfg.positions == "learned" and seq > cfg.max_seq_len:
+        # the model has no position embedding beyond max_seq_len (counts.flop_terms says the
+        # same; memory.training_memory does not check it)
+        fail("seq", seq, f"at most max_seq_len={cfg.max_seq_len} with learned positions")
+    mem = memory.training_memory(cfg, batch, seq, **kw)
+    fit = memory.fit(cfg, dev, batch, seq, **kw)
+    largest = None
+    if fit.max_batch >= 1 and fit.max_batch != batch:
+        largest = memory.training_memory(cfg, fit.max_batch, seq, **kw)
+    return {"cfg": cfg, "device": dev, "memory": mem, "fit": fit, "largest": largest,
+            "n_devices": settings["dp"] * settings["tp"] * settings["pp"]}
+
+
+class MemoryExplorer(ControlsExplorer):
+    """Training memory per device: model (catalogue or custom), batch, sequence, precision,
+    optimizer, attention kernel, recomputation, ZeRO stage, DP/TP/PP and device. Shows the
+    ledger, whether it fits and the largest micro-batch that does, as stacked bars against
+    the device's memory."""
+
+    name = "Memory explorer"
+
+    def __init__(self, **s):
+        from .hardware import devices
+
+        controls = {
+            "model": _dropdown("model", memory_explorer_models() + ["custom"], s["model"]),
+            "batch": _int_text("micro-batch", s["batch"], 1, 1_000_000),
+            "seq": _dropdown("sequence", SEQ_CHOICES, s["seq"]),
+            "precision": _dropdown("precision", PRECISIONS, s["precision"]),
+            "optimizer": _dropdown("optimizer", OPTIMIZERS, s["optimizer"]),
+            "attention": _dropdown("attention", ("flash", "naive"), s["attention"]),
+            "recompute": _dropdown("recompute", tuple(RECOMPUTE_CHOICES), s["recompute"]),
+            "zero_stage": _dropdown("ZeRO stage", (0, 1, 2, 3), s["zero_stage"]),
+            "dp": _dropdown("data parallel", DP_CHOICES, s["dp"]),
+            "tp": _dropdown("tensor parallel", TP_CHOICES, s["tp"]),
+            "pp": _dropdown("pipeline parallel", PP_CHOICES, s["pp"]),
+            "device": _dropdown("device", devices(), s["device"]),
+            "d_model": _int_text("custom d_model", s["d_model"], 64, 65536),
+            "n_layers": _int_text("custom layers", s["n_layers"], 1, 512),
+            "n_heads": _int_text("custom heads", s["n_heads"], 1, 512),
+            "vocab_size": _int_text("custom vocab", s["vocab_size"], 1, 1_000_000),
+        }
+        title = ("<b>Memory explorer</b>: bytes per device for one training step. "
+                 "The custom model is a GPT-2-style decoder (its four settings apply when "
+                 "model = custom).")
+        super().__init__(controls, title)
+
+    def render(self, settings):
+        custom = settings["model"] == "custom"
+        for key in ("d_model", "n_layers", "n_heads", "vocab_size"):
+            self.controls[key].disabled = not custom
+        try:
+            report = memory_report(settings)
+        except ValueError as exc:
+            if custom and settings["d_model"] % settings["n_heads"]:
+                raise ValueError(f"{exc} {head_hint(settings['d_model'], settings['n_heads'])}"
+                                 ) from None
+            raise
+        return memory_summary_html(report, settings), memory_report_figure(report, settings)
+
+
+def memory_summary_html(report: dict, settings: dict) -> str:
+    """The ledger per device, the verdict and the largest batch, as HTML."""
+    mem, fit, dev = report["memory"], report["fit"], report["device"]
+    n = counts.param_count(report["cfg"])
+    rows = [("model", f"{html.escape(settings['model'])}, {units.format_count(n)} parameters")]
+    for label, value in ledger_parts(mem).items():
+        rows.append((f"&nbsp;&nbsp;{label}", (f"{units.format_bytes(value)} "
+                                              f"({plots.share(value, mem.total)})")))
+    rows.append(("<b>total per device</b>", f"<b>{units.format_bytes(mem.total)}</b>"))
+    rows.append((f"{html.escape(dev.name)} memory", units.format_bytes(dev.memory_bytes)))
+    rows.append(("devices (dp &times; tp &times; pp)",
+                 (f"{settings['dp']} &times; {settings['tp']} &times; {settings['pp']} = "
+                 f"{report['n_devices']:,}")))
+    rows.append(("largest micro-batch that fits", f"{fit.max_batch:,}"))
+    notes = []
+    if settings["pp"] > 1:
+        notes.append("With pipeline parallelism this is the first stage, which holds the "
+                     "activations of pp micro-batches in flight; the logits live on the last.")
+    if settings["zero_stage"] and settings["dp"] == 1:
+        notes.append("ZeRO shards the model states over the data-parallel replicas: with "
+                     "dp = 1 it changes nothing.")
+    note_html = "".join(f"<p style='margin:0.2em 0;font-size:90%'>{html.escape(t)}</p>"
+                        for t in notes)
+    return _verdict_html(fit.fits, fit.message) + _table_html(rows) + note_html
+
+
+def memory_report_figure(report: dict, settings: dict | None = None):
+    """Stacked bars: the chosen batch and the largest batch that fits, against the device."""
+    mem, fit, dev = report["memory"], report["fit"], report["device"]
+    batch = settings["batch"] if settings else None
+    stacks = {f"micro-batch {batch:,} (your settings)" if batch else "your settings":
+              ledger_parts(mem)}
+    if report["largest"] is not None:
+        stacks[f"micro-batch {fit.max_batch:,} (largest that fits)"] = ledger_parts(
+            report["largest"])
+    name = settings["model"] if settings else report["cfg"].name
+    title = f"{name} on {dev.name}: memory per device"
+    return plots.memory_stack_chart(stacks, capacity_bytes=dev.memory_bytes,
+                                    capacity_label=_capacity_label(dev), title=title)
+
+
+def _capacity_label(dev) -> str:
+    return (f"{dev.name}: {units.format_bytes(dev.memory_bytes, binary=False)} = "
+            f"{units.format_bytes(dev.memory_bytes)}")
+
+
+def memory_explorer(**settings) -> MemoryExplorer:
+    """The chapter 4.3 explorer, opening on LLaMA-2-7B with mixed-precision AdamW on one H100
+    (`MEMORY_DEFAULTS`) unless ``settings`` say otherwise."""
+    _check_settings(settings, MEMORY_DEFAULTS)
+    return MemoryExplorer(**{**MEMORY_DEFAULTS, **settings})
+
+
+def memory_sharding_figure(model: str = MEMORY_DEFAULTS["model"], dp: int = 8, **settings):
+    """The memory explorer's static companion: the default setting on one device, then
+    ZeRO stages 1-3 over ``dp`` data-parallel devices, then ZeRO-3 with full recomputation,
+    against the device's memory."""
+    _check_settings(settings, MEMORY_DEFAULTS)
+    base = {**MEMORY_DEFAULTS, **settings, "model": model}
+    variants = {"1 device, no sharding": {"dp": 1, "zero_stage": 0}}
+    for stage in (1, 2, 3):
+        variants[f"ZeRO-{stage}, dp = {dp}"] = {"dp": dp, "zero_stage": stage}
+    variants[f"ZeRO-3, dp = {dp}, full recompute"] = {"dp": dp, "zero_stage": 3,
+                                                       "recompute": "full"}
+    stacks = {}
+    for label, change in variants.items():
+        report = memory_report({**base, **change})
+        stacks[label] = ledger_parts(report["memory"])
+    dev = report["device"]
+    return plots.memory_stack_chart(
+        stacks, capacity_bytes=dev.memory_bytes, capacity_label=_capacity_label(dev),
+        title=(f"{report['cfg'].name}, micro-batch {base['batch']}, {base['seq']} tokens, "
+               f"{base['precision']} {base['optimizer']}: memory per device"))
+
+
+# ---------------------------------------------------------------- 4.4 training-cost explorer
+
+def _reference_runs():
+    from .catalog import model_info
+
+    out = {}
+    for name in REFERENCE_RUNS:
+        info = model_info(name)
+        if info["training_tokens"]:
+            params = info["active_params"] or info["published_params"]
+            out[name] = (float(params), float(info["training_tokens"]))
+    return out
+
+
+class TrainingCostExplorer(ControlsExplorer):
+    """Days, device-hours, energy, CO2 and money for training N parameters on D tokens
+    (`estimate.estimate_training`, 6ND), with the price and grid intensity as inputs."""
+
+    name = "Training-cost explorer"
+
+    def __init__(self, *, params, tokens, device, n_devices, mfu, pue, power_watts,
+                 price_per_device_hour, grid_kg_per_kwh):
+        from .hardware import devices
+
+        controls = {
+            "params": _log_slider("parameters N", params, 7, 13),
+            "tokens": _log_slider("tokens D", tokens, 9, 14),
+            "device": _dropdown("device", devices(), device),
+            "n_devices": _int_text("devices", n_devices, 1, 10_000_000),
+            "mfu": _fraction_slider("MFU", mfu),
+            "pue": _float_text("PUE", pue, 1.0, 5.0),
+            "power_watts": _float_text("W/device (0=TDP)", power_watts, 0.0, 10_000.0, 1.0),
+            "price_per_device_hour": _float_text("$/device-hour", price_per_device_hour,
+                                                 0.0, 10_000.0),
+            "grid_kg_per_kwh": _float_text("kg CO2e/kWh", grid_kg_per_kwh, 0.0, 5.0, 0.001),
+        }
+        title = ("<b>Training-cost explorer</b>: time = 6ND / (devices &times; peak &times; "
+                 "MFU); energy = device-hours &times; power &times; PUE; "
+                 "CO2 = energy &times; grid intensity; cost = device-hours &times; price.")
+        super().__init__(controls, title)
+
+    @staticmethod
+    def estimate(settings: dict, params=None, tokens=None):
+        from .estimate import estimate_training
+
+        return estimate_training(
+            params or settings["params"], tokens or settings["tokens"], settings["device"],
+            settings["n_devices"], settings["mfu"], pue=settings["pue"],
+            power_watts=settings["power_watts"] or None,
+            grid_kg_per_kwh=settings["grid_kg_per_kwh"],
+            price_per_device_hour=settings["price_per_device_hour"])
+
+    def render(self, settings):
+        est = self.estimate(settings)
+        return training_cost_html(est), self._figure(settings, est)
+
+    def _figure(self, settings, est):
+        label = (f"your run: {units.format_count(est.n_params)} params, "
+                 f"{units.format_count(est.tokens)} tokens")
+        values, notes = {label: est.device_hours}, {}
+        notes[label] = f"{format_days(est.days)}, {units.format_dollars(est.cost_dollars)}"
+        for name, (n, d) in _reference_runs().items():
+            ref = self.estimate(settings, n, d)
+            key = f"{name}: {units.format_count(n)}, {units.format_count(d)} tokens"
+            values[key] = ref.device_hours
+            notes[key] = f"{format_days(ref.days)}, {units.format_dollars(ref.cost_dollars)}"
+        return plots.ranked_bar_chart(
+            values, xlabel=f"{est.device} device-hours at MFU {est.mfu:.0%} (6ND)",
+            highlight=label, notes=notes,
+            title=(f"The same hardware for famous runs: {est.n_devices:,} x {est.device} "
+                   f"(days on that many devices, cost)"))
+
+
+def format_days(days: float) -> str:
+    """Days with sensible precision: 0.42 days, 21.2 days, 1,234 days."""
+    return f"{days:,.0f} days" if days >= 1000 else f"{days:.3g} days"
+
+
+def training_cost_html(est) -> str:
+    """The estimate as a table: compute, time, device-hours, energy, CO2, cost."""
+    rows = [
+        ("compute (6ND)", f"{units.format_flops(est.flops)} = {est.pf_days:,.0f} PF-days"),
+        ("time", (f"{format_days(est.days)} on {est.n_devices:,} &times; "
+                 f"{html.escape(est.device)}")),
+        ("device-hours", f"{est.device_hours:,.0f}"),
+        ("energy", (f"{est.energy_kwh / 1000:,.1f} MWh ({est.power_watts:.0f} W/device, "
+                   f"PUE {est.pue:g})")),
+        ("CO2e", f"{est.co2_tonnes:,.1f} t"),
+        ("cost", units.format_dollars(est.cost_dollars)),
+    ]
+    return _table_html(rows)
+
+
+def training_cost_explorer(*, price_per_device_hour: float, grid_kg_per_kwh: float,
+                           **settings) -> TrainingCostExplorer:
+    """The chapter 4.4 explorer. The price and the grid intensity are yours to give (cite
+    them where you show them); the rest opens on LLaMA-65B's run (`TRAINING_COST_DEFAULTS`:
+    the catalogue's parameters and tokens, 2048 A100-80GB) unless ``settings`` (params,
+    tokens, device, n_devices, mfu, pue, power_watts; 0 W means the device's TDP) say
+    otherwise."""
+    from .catalog import model_info
+
+    _check_settings(settings, TRAINING_COST_DEFAULTS, ("params", "tokens"))
+    s = {**TRAINING_COST_DEFAULTS, **settings}
+    info = model_info(s.pop("model"))
+    s.setdefault("params", float(info["published_params"]))
+    s.setdefault("tokens", float(info["training_tokens"]))
+    return TrainingCostExplorer(price_per_device_hour=price_per_device_hour,
+                                grid_kg_per_kwh=grid_kg_per_kwh, **s)
+
+
+# ---------------------------------------------------------------- 4.5 scaling explorer
+
+def scaling_report(compute_flops: float, device, n_devices: int, mfu: float,
+                   price_per_device_hour: float) -> dict:
+    """Compute-optimal allocations of a budget and the cost of training Chinchilla's:
+    Chinchilla's D = 20N rule and its Approach 3 fit, Kaplan et al.'s Table 6 rule, each
+    with Chinchilla's predicted loss (Kaplan's N trained on the tokens the budget leaves)."""
+    from . import energy, scaling, timing
+
+    rules = {
+        "Chinchilla, D = 20N": scaling.chinchilla_optimal(compute_flops),
+        "Chinchilla, approach 3": scaling.chinchilla_optimal(compute_flops, "approach3"),
+    }
+    n_kaplan, _ = scaling.kaplan_optimal(energy.pf_days(compute_flops))
+    rules["Kaplan et al. 2020"] = (n_kaplan, compute_flops / (6 * n_kaplan))
+    losses = {k: scaling.chinchilla_loss(n, d) for k, (n, d) in rules.items()}
+    n, d = rules["Chinchilla, D = 20N"]
+    seconds = timing.training_time(compute_flops, device, n_devices, mfu)
+    hours = energy.device_hours(seconds, n_devices)
+    return {"rules": rules, "losses": losses, "seconds": seconds, "device_hours": hours,
+            "cost": energy.cost_dollars(hours, price_per_device_hour), "params": n,
+            "tokens": d}
+
+
+class ScalingExplorer(ControlsExplorer):
+    """A compute budget -> the compute-optimal parameters and tokens (Chinchilla, Kaplan),
+    the loss Chinchilla's fit predicts, and the days, device-hours and money to train it."""
+
+    name = "Scaling explorer"
+
+    def __init__(self, *, compute_flops, device, n_devices, mfu, price_per_device_hour):
+        from .hardware import devices
+
+        controls = {
+            "compute_flops": _log_slider("budget C (FLOP)", compute_flops, 18, 27),
+            "device": _dropdown("device", devices(), device),
+            "n_devices": _int_text("devices", n_devices, 1, 10_000_000),
+            "mfu": _fraction_slider("MFU", mfu),
+            "price_per_device_hour": _float_text("$/device-hour", price_per_device_hour,
+                                                 0.0, 10_000.0),
+        }
+        title = ("<b>Scaling explorer</b>: how to spend a training budget C = 6ND, and what "
+                 "it costs to train the compute-optimal model.")
+        super().__init__(controls, title)
+
+    def render(self, settings):
+        report = scaling_report(**settings)
+        return scaling_summary_html(report, settings), self._figure(settings["compute_flops"])
+
+    @staticmethod
+    def _figure(budget):
+        return compute_optimal_figure(budget)
+
+
+def scaling_summary_html(report: dict, settings: dict) -> str:
+    rows = [("<b>rule</b>", "<b>parameters N, tokens D, predicted loss</b>")]
+    for rule, (n, d) in report["rules"].items():
+        rows.append((rule, (f"N = {units.format_count(n)}, D = {units.format_count(d)}, "
+                           f"loss {report['losses'][rule]:.3f}")))
+    rows += [
+        ("compute", f"{units.format_flops(settings['compute_flops'])}"),
+        ("time (Chinchilla's model)",
+         (f"{format_days(report['seconds'] / 86400)} on {settings['n_devices']:,} &times; "
+         f"{html.escape(str(settings['device']))} at MFU {settings['mfu']:.0%}")),
+        ("device-hours", f"{report['device_hours']:,.0f}"),
+        ("cost", units.format_dollars(report["cost"])),
+    ]
+    note = ("<p style='margin:0.2em 0;font-size:90%'>Losses are Chinchilla's fit "
+            "(nats per token on its data); Kaplan's N is non-embedding parameters, "
+            "trained here on the tokens the budget leaves, D = C / 6N.</p>")
+    return _table_html(rows) + note
+
+
+def compute_optimal_allocations(budgets) -> dict:
+    """Parameters and tokens of each allocation rule over ``budgets`` (FLOP), for
+    `plots.compute_optimal_chart`."""
+    from . import energy, scaling
+
+    out = {}
+    for label, fn in (("Chinchilla, D = 20N", scaling.chinchilla_optimal),
+                      ("Chinchilla, approach 3",
+                       lambda c: scaling.chinchilla_optimal(c, "approach3")),
+                      ("Kaplan et al. 2020 (non-embedding N)",
+                       lambda c: scaling.kaplan_optimal(energy.pf_days(c)))):
+        pairs = [fn(c) for c in budgets]
+        if label.startswith("Kaplan"):  # Kaplan's D is its own fit; the budget fixes D
+            pairs = [(n, c / (6 * n)) for (n, _), c in zip(pairs, budgets)]
+        out[label] = ([p[0] for p in pairs], [p[1] for p in pairs])
+    return out
+
+
+def compute_optimal_figure(budget: float | None = None, lo: float = 1e18, hi: float = 1e27):
+    """Compute-optimal N and D against the budget for the three rules, the budget marked."""
+    import numpy as np
+
+    budgets = list(np.logspace(np.log10(lo), np.log10(hi), 37))
+    return plots.compute_optimal_chart(budgets, compute_optimal_allocations(budgets),
+                                       budget=budget,
+                                       title="Compute-optimal allocation of a budget C = 6ND")
+
+
+def scaling_explorer(*, price_per_device_hour: float, **settings) -> ScalingExplorer:
+    """The chapter 4.5 explorer, opening on Gopher's budget (`SCALING_DEFAULTS`) on 2048
+    A100s at MFU 0.4 unless ``settings`` (compute_flops, device, n_devices, mfu) say
+    otherwise. The price per device-hour is yours to give (and cite)."""
+    from .published import run
+
+    _check_settings(settings, SCALING_DEFAULTS, ("compute_flops",))
+    s = {**SCALING_DEFAULTS, **settings}
+    s.setdefault("compute_flops", float(run(s.pop("budget_run"))["inputs"]["compute_flops"]))
+    s.pop("budget_run", None)
+    return ScalingExplorer(price_per_device_hour=price_per_device_hour, **s)
