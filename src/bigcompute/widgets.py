@@ -1064,3 +1064,171 @@ def scaling_explorer(*, price_per_device_hour: float, **settings) -> ScalingExpl
     s.setdefault("compute_flops", float(run(s.pop("budget_run"))["inputs"]["compute_flops"]))
     s.pop("budget_run", None)
     return ScalingExplorer(price_per_device_hour=price_per_device_hour, **s)
+
+
+# ---------------------------------------------------------------- 9 FAQ explorer: will it run?
+
+# The FAQ explorer opens on LLaMA-2-7B (Touvron et al. 2023b) and one H100: the model the FAQ
+# answers with, on the device most questions are about. MFU 0.4 as `timing.training_time`'s
+# default; serving at batch 1, the latency-bound case.
+FAQ_DEFAULTS = {"model": "llama2-7b", "device": "h100-sxm", "n_devices": 1024, "mfu": 0.4,
+                "seq": 4096}
+FAQ_QUANTIZED_DTYPES = ("int8", "int4")
+FAQ_TRAINING_KWARGS = {"precision": "amp-bf16", "optimizer": "adamw", "attention": "flash"}
+
+
+def _half_dtype(dev) -> str:
+    """The device's 16-bit compute type: bf16 where it lists one, else fp16 (V100, T4), else
+    fp32 (a CPU whose datasheet gives only an fp32 peak)."""
+    return next((d for d in ("bf16", "fp16") if d in dev.peak), "fp32")
+
+
+def fewest_zero3_devices(cfg, device, seq: int, max_devices: int = 2**16, **training_kwargs):
+    """The smallest power-of-two data-parallel degree at which ZeRO-3 training of ``cfg`` at
+    micro-batch 1 fits in the device's memory (weights, gradients and optimizer states sharded
+    over the devices; activations are not), or None when even ``max_devices`` do not suffice."""
+    from .hardware import device as get_device
+    from .memory import training_memory
+
+    dev = get_device(device)
+    dp = 1
+    while dp <= max_devices:
+        mem = training_memory(cfg, 1, seq, zero_stage=3, dp=dp, **training_kwargs)
+        if mem.total <= dev.memory_bytes:
+            return dp, mem
+        dp *= 2
+    return None
+
+
+def faq_report(model: str, device: str, n_devices: int, mfu: float, seq: int) -> dict:
+    """The FAQ's questions asked of one model and one device, answered by the library:
+    parameters; training memory on one device and the fewest ZeRO-3 devices that fit it;
+    training time (and energy at the TDP, where published) for the model's published tokens
+    (or Chinchilla's 20 per parameter when unpublished) on ``n_devices`` at ``mfu``; and for
+    serving, weights + KV cache at ``seq`` tokens and the batch-1 decode speed with 16-bit
+    (bf16, else fp16, else fp32), int8 and int4 weights; the KV cache stays 16-bit."""
+    from . import memory, scaling, timing
+    from .catalog import model as get_model
+    from .catalog import model_info
+    from .counts import active_param_count, param_count
+    from .estimate import estimate_training
+    from .hardware import device as get_device
+
+    cfg = get_model(model)
+    dev = get_device(device)
+    if seq > cfg.max_seq_len:
+        raise ValueError(f"seq={seq} is longer than {cfg.name}'s context of "
+                         f"{cfg.max_seq_len:,} tokens")
+    info = model_info(model)
+    n = param_count(cfg)
+    one = memory.training_memory(cfg, 1, seq, **FAQ_TRAINING_KWARGS)
+    sharded = fewest_zero3_devices(cfg, dev, seq, **FAQ_TRAINING_KWARGS)
+    tokens = info["training_tokens"]
+    tokens_note = "published"
+    if not tokens:
+        tokens = scaling.CHINCHILLA_TOKENS_PER_PARAM * n
+        tokens_note = f"{scaling.CHINCHILLA_TOKENS_PER_PARAM:g} per parameter (Chinchilla)"
+    half = _half_dtype(dev)
+    # Time does not depend on the power; a device without a published TDP (TPU v5e/v5p,
+    # Apple) gets a placeholder and its energy is not reported.
+    train = estimate_training(cfg, tokens, dev, n_devices, mfu, dtype=half, seq=seq,
+                              power_watts=dev.tdp_watts or 1.0)
+    serving = {}
+    for dtype in (half, *FAQ_QUANTIZED_DTYPES):
+        mem = memory.inference_memory(cfg, 1, seq, dtype=dtype, kv_dtype=half)
+        try:
+            tokens_per_s = 1 / timing.decode_time_per_token(cfg, dev, 1, seq, dtype,
+                                                            kv_dtype=half)
+        except ValueError:  # the device lists no peak for this dtype
+            tokens_per_s = None
+        serving[dtype] = {"memory": mem, "fits": mem.total <= dev.memory_bytes,
+                          "tokens_per_s": tokens_per_s}
+    return {"cfg": cfg, "device": dev, "params": n, "active_params": active_param_count(cfg),
+            "seq": seq, "train_one_device": one, "train_zero3": sharded,
+            "tokens": tokens, "tokens_note": tokens_note, "train": train,
+            "serving": serving, "half_dtype": half}
+
+
+def faq_summary_html(report: dict) -> str:
+    """The FAQ report as a short table of answers."""
+    dev, cap = report["device"], report["device"].memory_bytes
+    one = report["train_one_device"]
+    params = units.format_count(report["params"])
+    if report["active_params"] != report["params"]:
+        params += f" ({units.format_count(report['active_params'])} active per token)"
+    fits_one = "yes" if one.total <= cap else "no"
+    rows = [("parameters", params),
+            (f"train on one {html.escape(dev.name)}?",
+             (f"{fits_one}: needs {units.format_bytes(one.total)} of "
+              f"{units.format_bytes(cap)} (micro-batch 1, {report['seq']:,} tokens)"))]
+    if report["train_zero3"]:
+        dp, mem = report["train_zero3"]
+        rows.append(("fewest devices, ZeRO-3",
+                     f"{dp:,} ({units.format_bytes(mem.total)} each)"))
+    else:
+        rows.append(("fewest devices, ZeRO-3",
+                     ("none: one sequence's activations overflow the device; add tensor or "
+                      "pipeline parallelism")))
+    est = report["train"]
+    energy = (f"; {est.energy_kwh / 1000:,.0f} MWh at TDP" if dev.tdp_watts
+              else "; no published TDP, so no energy")
+    rows.append((f"train on {units.format_count(est.tokens)} tokens ({report['tokens_note']})",
+                 (f"{format_days(est.days)} on {est.n_devices:,} devices at MFU "
+                  f"{est.mfu:.0%}{energy}")))
+    for dtype, s in report["serving"].items():
+        speed = (f"{s['tokens_per_s']:,.0f} tokens/s at batch 1" if s["tokens_per_s"]
+                 else "no peak listed for this dtype")
+        verdict = "fits" if s["fits"] else "does not fit"
+        rows.append((f"serve with {dtype} weights",
+                     f"{verdict}: {units.format_bytes(s['memory'].total)}; {speed}"))
+    return _table_html(rows)
+
+
+def faq_figure(model: str = FAQ_DEFAULTS["model"], device: str = FAQ_DEFAULTS["device"],
+               seq: int = FAQ_DEFAULTS["seq"], report: dict | None = None):
+    """The FAQ explorer's static companion: memory per device to train (one device; ZeRO-3 on
+    the fewest devices that fit) and to serve (bf16, int8, int4) against the device's memory."""
+    report = report or faq_report(model, device, FAQ_DEFAULTS["n_devices"],
+                                  FAQ_DEFAULTS["mfu"], seq)
+    stacks = {"train, 1 device": ledger_parts(report["train_one_device"])}
+    if report["train_zero3"]:
+        dp, mem = report["train_zero3"]
+        stacks[f"train, ZeRO-3 over {dp:,}"] = ledger_parts(mem)
+    for dtype, s in report["serving"].items():
+        stacks[f"serve, {dtype} weights"] = {"weights": s["memory"].weights,
+                                             "KV cache": s["memory"].kv_cache}
+    dev = report["device"]
+    return plots.memory_stack_chart(
+        stacks, capacity_bytes=dev.memory_bytes,
+        capacity_label=f"{dev.name} ({units.format_bytes(dev.memory_bytes)})",
+        title=f"{report['cfg'].name}, {report['seq']:,} tokens: memory per device")
+
+
+class FAQExplorer(ControlsExplorer):
+    """Pick a model and a device: the FAQ's answers for that pair (`faq_report`)."""
+
+    name = "FAQ explorer"
+
+    def __init__(self, *, model, device, n_devices, mfu, seq):
+        from .hardware import devices
+
+        controls = {
+            "model": _dropdown("model", memory_explorer_models(), model),
+            "device": _dropdown("device", devices(), device),
+            "n_devices": _int_text("devices", n_devices, 1, 10_000_000),
+            "mfu": _fraction_slider("MFU", mfu),
+            "seq": _dropdown("tokens", SEQ_CHOICES, seq),
+        }
+        title = ("<b>FAQ explorer</b>: does this model train and serve on this device, how "
+                 "long does training take, how fast does it generate?")
+        super().__init__(controls, title)
+
+    def render(self, settings):
+        report = faq_report(**settings)
+        return faq_summary_html(report), faq_figure(report=report)
+
+
+def faq_explorer(**settings) -> FAQExplorer:
+    """The chapter 9 explorer, opening on `FAQ_DEFAULTS` unless ``settings`` say otherwise."""
+    _check_settings(settings, FAQ_DEFAULTS)
+    return FAQExplorer(**{**FAQ_DEFAULTS, **settings})
