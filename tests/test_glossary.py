@@ -65,7 +65,7 @@ def test_no_term_appears_twice(entries):
 def test_every_entry_says_where_the_book_defines_it(entries):
     for e in entries:
         d = e["definition"]
-        assert "See " in d and (LINK.search(d) or re.search(r"chapter \d|appendix [A-E]", d)), (
+        assert "See " in d and (LINK.search(d) or re.search(r"chapter \d|section \d|appendix [A-E]", d)), (
             f"{e['terms'][0]}: no pointer to where the book defines it")
 
 
