@@ -5,7 +5,7 @@ import pytest
 pytest.importorskip("ipywidgets")
 pytest.importorskip("matplotlib")
 
-from bigcompute import widgets  # noqa: E402
+from bigcompute import widgets
 
 # LLaMA-2-7B's shape (Touvron et al. 2023b, Table 1 and the released config): 32 layers,
 # d_model 4096, 32 heads of 128 (no grouped-query attention at 7B); 6,738,415,616 parameters

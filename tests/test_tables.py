@@ -12,7 +12,7 @@ from bigcompute.tables import EMPTY, Column, html_table, link_urls, markdown_tab
 class _Balance(HTMLParser):
     """Counts open tags, so a test can check that every element is closed."""
 
-    VOID = {"br", "img", "hr", "meta", "input"}
+    VOID = frozenset({"br", "img", "hr", "meta", "input"})
 
     def __init__(self):
         super().__init__()

@@ -16,15 +16,24 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .errors import check_choice
 
 __all__ = [
-    "Column", "EMPTY", "format_cell", "html_table", "markdown_table", "link_urls",
-    "hardware_columns", "hardware_catalogue_rows", "hardware_catalogue_table",
-    "model_columns", "model_catalogue_rows", "model_catalogue_table",
+    "EMPTY",
+    "Column",
+    "format_cell",
+    "hardware_catalogue_rows",
+    "hardware_catalogue_table",
+    "hardware_columns",
+    "html_table",
+    "link_urls",
+    "markdown_table",
+    "model_catalogue_rows",
+    "model_catalogue_table",
+    "model_columns",
 ]
 
 EMPTY = "\u2014"  # an em dash for a missing value
