@@ -181,3 +181,12 @@ def test_scaling_explorer_device_without_a_dtype_peak_shows_the_message():
 def test_compute_optimal_figure_marks_the_budget():
     fig = widgets.compute_optimal_figure(1e22)
     assert len(fig.axes) == 2
+
+
+def test_snapshot_lists_the_settings_in_use_readably():
+    snapshot = widgets.memory_explorer().snapshot_html()
+    assert "seq = 4,096" in snapshot
+    assert "d_model" not in snapshot.split("</p>")[0]  # the custom model's settings are unused
+    cost = widgets.training_cost_explorer(price_per_device_hour=PRICE, grid_kg_per_kwh=GRID)
+    assert "n_devices = 2,048" in cost.snapshot_html()
+    assert "params = 6.52e+10" in cost.snapshot_html()

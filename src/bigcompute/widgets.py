@@ -636,7 +636,9 @@ class ControlsExplorer(Explorer):
         self.chart.layout.display = None
 
     def settings_text(self) -> str:
-        return ", ".join(f"{k} = {v}" for k, v in self.settings().items())
+        """The settings in use (disabled controls left out), numbers readably rounded."""
+        return ", ".join(f"{k} = {_setting_text(v)}" for k, v in self.settings().items()
+                         if not self.controls[k].disabled)
 
     def snapshot_html(self) -> str:
         settings = self.settings_text()
@@ -648,6 +650,13 @@ class ControlsExplorer(Explorer):
         return (f"<div class='bigcompute-explorer'>"
                 f"<p><b>{html.escape(self.name)}</b> ({html.escape(settings)})<br>"
                 f"<i>{_SNAPSHOT_NOTE}</i></p>{self.result.value}{image}</div>")
+
+
+def _setting_text(value) -> str:
+    """2,048 for an int, 6.52e+10 or 0.476 for a float, the text of anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
 
 
 def _check_settings(settings: dict, defaults: dict, extra=()) -> None:
