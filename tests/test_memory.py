@@ -171,3 +171,26 @@ def test_relu_mlp_saves_one_tensor_where_gelu_saves_two():
     measured = _measured(gelu, 1, 8, "fp32", "naive", None) - _measured(
         RELU_WIDE, 1, 8, "fp32", "naive", None)
     assert measured == diff
+
+
+@pytest.mark.parametrize("recompute", [None, "selective", "full"])
+@pytest.mark.parametrize("attention", ["naive", "flash"])
+@pytest.mark.parametrize("name", ["gpt", "llama_gqa", "relu_wide", "moe"])
+def test_amp_activations_include_autocast_copies(name, attention, recompute):
+    """Under torch.autocast, autograd keeps 16-bit copies of the weights and one cast of a
+    matmul's input per matmul (K and V each cast the same normalised input)."""
+    cfg = TRANSFORMERS[name]
+    torch.manual_seed(0)
+    module = nets.build(cfg).set_attention(attention).set_recompute(recompute)
+    inputs = nets.example_inputs(cfg, 3, 48)
+    loss = measure.lm_loss(torch.randint(0, cfg.vocab_size, (3, 48)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        measured = measure.saved_activation_bytes(module, inputs, loss)
+    predicted = memory.activation_bytes(cfg, 3, 48, "amp-bf16", attention, recompute)
+    assert predicted.total == pytest.approx(measured, rel=0.05)
+    assert predicted.weight_copies > 0
+
+
+def test_memory_refuses_sequences_beyond_learned_positions():
+    with pytest.raises(ValueError, match="seq=65.*max_seq_len=64"):
+        memory.training_memory(GPT, 1, 65)

@@ -210,6 +210,27 @@ def active_param_count(cfg) -> int:
     return param_count(cfg)
 
 
+def matmul_weight_params(cfg: TransformerConfig) -> tuple[int, int]:
+    """Weights that enter matrix multiplications: (in the blocks, outside them — the LM head,
+    pooler, classifier, frontend convolutions). Autocast keeps a 16-bit copy of each."""
+    d = cfg.d_model
+    q_width, kv_width = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
+    attention = 2 * d * q_width + 2 * d * kv_width
+    mlp = d * cfg.d_ff * (3 if cfg.gated_mlp else 2)
+    if cfg.is_moe:
+        mlp = cfg.n_experts * mlp + d * cfg.n_experts
+    blocks = (cfg.n_layers + cfg.n_encoder_layers) * (attention + mlp)
+    blocks += cfg.n_layers * attention if cfg.arch == "encoder-decoder" else 0
+    head = cfg.vocab_size * d if cfg.has_lm_head else 0
+    head += d * d if cfg.pooler else 0
+    head += d * cfg.n_classes
+    if cfg.frontend == "patches":
+        head += d * cfg.in_channels * cfg.patch_size**2
+    elif cfg.frontend == "audio":
+        head += cfg.n_mels * d * 3 + d * d * 3
+    return blocks, head
+
+
 def non_embedding_param_count(cfg: TransformerConfig) -> int:
     """Kaplan et al. (2020)'s N: parameters outside the token and position embeddings."""
     return transformer_params(cfg) - embedding_params(cfg)

@@ -31,6 +31,12 @@ class Recipe:
     activation: float
     wide_activation: float  # residual stream, norm inputs and the loss (fp32 under autocast)
 
+    @property
+    def autocast(self) -> bool:
+        """Mixed precision by casting at each matmul (torch.autocast): fp32 activations
+        between matmuls, 16-bit inside them."""
+        return self.activation < self.wide_activation
+
 
 # Mixed precision follows the ZeRO paper's accounting (Rajbhandari et al. 2020, sec. 3.1):
 # 2 (bf16 weights) + 2 (bf16 grads) + 12 (fp32 master, momentum, variance) = 16 B/param.
@@ -92,10 +98,11 @@ class Activations:
     layers: float       # all transformer blocks
     final: float        # final norm and the LM head's input
     loss: float         # log-softmax of the logits (B x S x V) and the targets
+    weight_copies: float = 0.0  # autocast's 16-bit copies of the matmul weights
 
     @property
     def total(self) -> float:
-        return self.inputs + self.layers + self.final + self.loss
+        return self.inputs + self.layers + self.final + self.loss + self.weight_copies
 
 
 def _norm_bytes(cfg, tokens, r: Recipe) -> float:
@@ -110,14 +117,17 @@ def _norm_bytes(cfg, tokens, r: Recipe) -> float:
 
 
 def _attention_core_bytes(cfg, batch, s_q, s_kv, causal, attention, recompute, e,
-                          tp=1) -> float:
-    """Saved by one attention: Q, K, V, scores/softmax or flash statistics, merged output."""
+                          tp=1, e_qk=None) -> float:
+    """Saved by one attention: Q, K, V, scores/softmax or flash statistics, merged output.
+    ``e_qk``: bytes of the rotated Q and K kept by a checkpoint (fp32 under autocast, as the
+    rotation multiplies by fp32 tables)."""
     h, hkv, hd = cfg.n_heads / tp, cfg.n_kv_heads / tp, cfg.head_dim
     q = batch * s_q * h * hd * e
     kv = batch * s_kv * hkv * hd * e
     merged = batch * s_q * h * hd * e
     if recompute == "selective":
-        return q + 2 * kv + merged
+        widen = (e_qk or e) / e
+        return q * widen + kv * widen + kv + merged
     if attention == "flash":
         lse = batch * h * s_q * 4
         return q + 2 * kv + q + lse + merged  # inputs, output, logsumexp
@@ -159,7 +169,14 @@ def layer_activation_bytes(cfg: TransformerConfig, batch: int, seq: int, precisi
     # a relative-position bias needs the score matrix: that self-attention runs naive
     self_attention = "naive" if cfg.positions == "relative" else attention
     n = 2 * _norm_bytes(cfg, tokens, r) / shard
-    n += _attention_core_bytes(cfg, batch, seq, seq, causal, self_attention, recompute, e, tp)
+    if r.autocast:
+        # autocast casts a matmul's input per matmul: K and V (and the gate, and the router)
+        # each keep their own 16-bit copy of the normalised input
+        casts = 2 + (1 if cfg.gated_mlp else 0) + (1 if cfg.is_moe else 0)
+        n += casts * tokens * cfg.d_model * e / shard
+    e_qk = r.wide_activation if r.autocast and cfg.positions == "rotary" else e
+    n += _attention_core_bytes(cfg, batch, seq, seq, causal, self_attention, recompute, e, tp,
+                               e_qk)
     if cross_seq:
         n += _norm_bytes(cfg, tokens, r) / shard
         n += _attention_core_bytes(cfg, batch, seq, cross_seq, False, attention, recompute,
@@ -183,6 +200,8 @@ def activation_bytes(cfg: TransformerConfig, batch: int, seq: int | None = None,
     r = _recipe(precision)
     seq = default_seq(cfg) if seq is None else seq
     check_positive_int("seq", seq)
+    if cfg.frontend == "tokens" and cfg.positions == "learned" and seq > cfg.max_seq_len:
+        fail("seq", seq, f"at most max_seq_len={cfg.max_seq_len} with learned positions")
     e, d = r.activation, cfg.d_model
     tokens = batch * seq
     inputs, layers = 0.0, 0.0
@@ -222,7 +241,13 @@ def activation_bytes(cfg: TransformerConfig, batch: int, seq: int | None = None,
     loss_bytes = 0.0
     if cfg.has_lm_head and loss:
         loss_bytes = tokens * cfg.vocab_size * r.wide_activation / tp + tokens * INDEX_BYTES + 4
-    return Activations(inputs, layers, final, loss_bytes)
+    copies = 0.0
+    if r.autocast:  # the weight copies are cached for the backward; recomputed blocks' are not
+        from .counts import matmul_weight_params
+
+        blocks, head = matmul_weight_params(cfg)
+        copies = r.activation * ((0 if recompute == "full" else blocks) + head) / tp
+    return Activations(inputs, layers, final, loss_bytes, copies)
 
 
 # ---------------------------------------------------------------- KV cache and inference

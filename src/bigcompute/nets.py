@@ -159,7 +159,8 @@ class MoE(nn.Module):
         for e, expert in enumerate(self.experts):
             token, slot = torch.where(chosen == e)
             if token.numel():
-                out = out.index_add(0, token, expert(x[token]) * weights[token, slot, None])
+                y = expert(x[token]) * weights[token, slot, None]
+                out = out.index_add(0, token, y.to(out.dtype))  # autocast: bf16 into fp32
         return out.reshape(shape)
 
 
