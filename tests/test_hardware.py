@@ -38,7 +38,7 @@ def test_catalogue_rows_are_the_csv_columns_in_file_order():
     rows = catalogue_rows()
     assert [r["name"] for r in rows] == devices()
     assert list(rows[0]) == [
-        "name", "full_name", "vendor", "kind", "year", "memory_gb", "memory_bandwidth_gbps",
+        "name", "full_name", "vendor", "kind", "year", "memory_gib", "memory_bandwidth_gbps",
         "tdp_watts", "interconnect", "interconnect_gbps", "fp32_tflops", "tf32_tflops",
         "bf16_tflops", "fp16_tflops", "fp8_tflops", "int8_tops", "source"]
     rows[0]["name"] = "changed"  # callers get copies; the catalogue is unchanged
@@ -55,12 +55,13 @@ def test_h100_sxm_bf16_dense_peak_is_989_4_tflops():
 
 def test_h100_sxm_other_datasheet_figures():
     # NVIDIA H100 datasheet (SXM): FP8 3,958* / TF32 989* with sparsity -> 1978.9 / 494.7 dense;
-    # FP32 67 TFLOPS; 80 GB HBM3 at 3.35 TB/s; 700 W; NVLink 900 GB/s.
+    # FP32 67 TFLOPS; 80 GB HBM3 at 3.35 TB/s; 700 W; NVLink 900 GB/s. The "80 GB" is binary:
+    # five 16 GiB HBM3 stacks enabled (nvidia-smi reports about 81,500 MiB).
     h100 = device("h100-sxm")
     assert h100.peak_flops("fp8") == pytest.approx(1978.9e12)
     assert h100.peak_flops("tf32") == pytest.approx(494.7e12)
     assert h100.peak_flops("fp32") == pytest.approx(67e12)
-    assert h100.memory_bytes == pytest.approx(80e9)
+    assert h100.memory_bytes == 80 * 2**30
     assert h100.bandwidth_bytes_per_s == pytest.approx(3.35e12)
     assert h100.tdp_watts == 700
     assert h100.interconnect_bytes_per_s == pytest.approx(900e9)
@@ -245,7 +246,7 @@ def test_loader_accepts_a_good_row():
 
 @pytest.mark.parametrize("changes, column", [
     (dict(memory_bandwidth_gbps="-3350"), "memory_bandwidth_gbps"),
-    (dict(memory_gb="lots"), "memory_gb"),
+    (dict(memory_gib="lots"), "memory_gib"),
     (dict(source=" "), "source"),
     (dict(kind="gpgpu"), "kind"),
     (dict(name="H100 SXM"), "name"),

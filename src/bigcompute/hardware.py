@@ -40,7 +40,7 @@ KINDS = ("gpu", "tpu", "cpu", "soc")
 CATALOGUE_PATH = Path(__file__).with_name("data") / "hardware.csv"
 
 REQUIRED_COLUMNS = (
-    "name", "full_name", "vendor", "kind", "year", "memory_gb", "memory_bandwidth_gbps",
+    "name", "full_name", "vendor", "kind", "year", "memory_gib", "memory_bandwidth_gbps",
     "tdp_watts", "interconnect", "interconnect_gbps", "fp32_tflops", "tf32_tflops",
     "bf16_tflops", "fp16_tflops", "fp8_tflops", "int8_tops", "source",
 )
@@ -268,7 +268,9 @@ def _devices_from_rows(rows, where: str = "hardware.csv") -> dict[str, Device]:
             vendor=text("vendor"),
             kind=kind,
             year=int(year),
-            memory_bytes=number("memory_gb", scale="e9"),
+            # datasheets print capacity as "GB" but HBM/GDDR/DRAM come in binary sizes: an
+            # "80 GB" A100 holds 80 GiB (nvidia-smi: 81920 MiB)
+            memory_bytes=number("memory_gib") * 2**30,
             bandwidth_bytes_per_s=number("memory_bandwidth_gbps", scale="e9"),
             tdp_watts=number("tdp_watts", optional=True),
             interconnect=row["interconnect"].strip(),

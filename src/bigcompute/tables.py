@@ -189,7 +189,7 @@ def hardware_columns(with_source: bool = True) -> list[Column]:
     cols = [
         Column("name", "key"), Column("full_name", "device"), Column("kind"),
         Column("year", fmt="d"),
-        Column("memory_gb", "memory (GB)", fmt="g"),
+        Column("memory_gib", "memory (GiB)", fmt="g"),
         Column("memory_bandwidth_gbps", "bandwidth (GB/s)", fmt=",.0f"),
         Column("tdp_watts", "TDP (W)", fmt=",.0f"),
         Column("interconnect"),
