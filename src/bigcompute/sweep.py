@@ -1,0 +1,157 @@
+"""Many transformer shapes at once: parameters, FLOPs, memory and step time as numpy arrays.
+
+    from bigcompute import sweep
+    grid = sweep.transformer_sweep("gpt2-small", n_layers=[12, 24, 48], d_model=[768, 1024, 1600],
+                                   n_heads=[12, 16, 25], batch=8, seq=1024, device="h100-sxm")
+    grid["params"], grid["train_flops"], grid["memory_bytes"], grid["fits"]
+
+The numbers come from the library's own formulas, not a second copy of them: `counts`,
+`memory` and `timing` are plain arithmetic on a config's sizes, so `transformer_sweep` hands
+them one config whose sizes (n_layers, d_model, n_heads, n_kv_heads, d_ff) are numpy arrays.
+A sweep of 10,000 shapes then costs one call per distinct (batch, seq) pair instead of 10,000
+calls; ``tests/test_sweep.py`` checks every element equals the scalar functions.
+
+Everything else about the model (vocabulary, norms, gating, positions, biases, experts) is the
+base config's. Values are float64: exact integers up to 2**53 (9e15), within one part in 1e16
+above that.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import counts, memory, timing
+from .configs import TransformerConfig
+from .errors import check_choice, fail
+
+__all__ = ["SIZE_FIELDS", "transformer_sweep"]
+
+# The sizes that may vary along a sweep; head_dim follows as d_model // n_heads (unless the
+# base fixes a head_dim of its own, as T5-11B does: 128 heads of 128 on d_model 1024).
+SIZE_FIELDS = ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_ff")
+
+
+class _ConfigArray(TransformerConfig):
+    """A TransformerConfig whose sizes are arrays. Not validated on construction (a
+    dataclass check such as ``d_model % n_heads`` has no single truth value for an array):
+    `transformer_sweep` checks every element before building one."""
+
+    def __post_init__(self):
+        pass
+
+
+def _sizes(base: TransformerConfig, given: dict) -> dict[str, np.ndarray]:
+    """The size arrays: given ones as float64, the rest derived from the base as
+    TransformerConfig would (d_ff keeps the base's ratio to d_model, n_kv_heads its group)."""
+    sizes = {k: np.asarray(v, dtype=np.float64) for k, v in given.items() if v is not None}
+    d_model = sizes.get("d_model", np.float64(base.d_model))
+    n_heads = sizes.get("n_heads", np.float64(base.n_heads))
+    if "d_ff" not in sizes:
+        sizes["d_ff"] = np.round(d_model * (base.d_ff / base.d_model))
+    if "n_kv_heads" not in sizes:
+        sizes["n_kv_heads"] = n_heads // (base.n_heads // base.n_kv_heads)
+    sizes.setdefault("n_layers", np.float64(base.n_layers))
+    sizes.setdefault("d_model", d_model)
+    sizes.setdefault("n_heads", n_heads)
+    return sizes
+
+
+def _own_head_dim(base: TransformerConfig) -> bool:
+    return base.head_dim * base.n_heads != base.d_model
+
+
+def _check(sizes: dict[str, np.ndarray], batch: np.ndarray, seq: np.ndarray,
+           own_head_dim: bool) -> None:
+    """Every element must make a valid TransformerConfig: the first bad one is named."""
+    def first_bad(name, values, bad, allowed):
+        i = int(np.flatnonzero(bad)[0])
+        fail(name, values.ravel()[i].item(), f"{allowed} (element {i} of the sweep)")
+
+    for name, values in {**sizes, "batch": batch, "seq": seq}.items():
+        bad = (values < 1) | (values != np.floor(values)) | ~np.isfinite(values)
+        if bad.any():
+            first_bad(name, values, bad, "a positive integer")
+    d, h, kv = sizes["d_model"], sizes["n_heads"], sizes["n_kv_heads"]
+    if not own_head_dim and (bad := (d % h != 0)).any():
+        first_bad("n_heads", h, bad, "a divisor of d_model")
+    if (bad := (h % kv != 0)).any():
+        first_bad("n_kv_heads", kv, bad, "a divisor of n_heads")
+
+
+def transformer_sweep(base, *, n_layers=None, d_model=None, n_heads=None, n_kv_heads=None,
+                      d_ff=None, batch=1, seq=None, precision: str = "amp-bf16",
+                      optimizer: str = "adamw", attention: str = "flash",
+                      recompute: str | None = None, device=None, mfu: float = 0.4,
+                      dtype: str = "bf16") -> dict[str, np.ndarray]:
+    """Parameters, FLOPs and training memory of every shape in a grid, one array each.
+
+    ``base``: a TransformerConfig or catalogue name giving everything but the sizes. The
+    sizes, ``batch`` and ``seq`` may be scalars or arrays; they broadcast together (numpy
+    rules). Returns arrays of the broadcast shape:
+
+    params            counts.param_count
+    forward_flops     counts.flops(..., "forward", attention=, recompute=)
+    train_flops       counts.flops(..., "train", attention=, recompute=)
+    activation_bytes  memory.activation_bytes(...).total
+    memory_bytes      memory.training_memory(...).total on one device (no sharding)
+
+    With a ``device``, also step_seconds (one training step of ``batch`` x ``seq`` tokens at
+    ``mfu`` of its ``dtype`` peak: timing.training_time) and fits (memory_bytes within the
+    device's memory).
+    """
+    cfg = counts._resolve(base)
+    if not isinstance(cfg, TransformerConfig):
+        fail("base", cfg, "a TransformerConfig or the catalogue name of one")
+    check_choice("recompute", recompute, memory.RECOMPUTE)
+    sizes = _sizes(cfg, {"n_layers": n_layers, "d_model": d_model, "n_heads": n_heads,
+                         "n_kv_heads": n_kv_heads, "d_ff": d_ff})
+    seq = counts.default_seq(cfg) if seq is None else seq
+    arrays = np.broadcast_arrays(*sizes.values(), np.asarray(batch, dtype=np.float64),
+                                 np.asarray(seq, dtype=np.float64))
+    shape = arrays[0].shape
+    flat = dict(zip(sizes, (a.ravel() for a in arrays[:-2])))
+    batch_flat, seq_flat = arrays[-2].ravel(), arrays[-1].ravel()
+    _check(flat, batch_flat, seq_flat, _own_head_dim(cfg))
+
+    names = ["params", "forward_flops", "train_flops", "activation_bytes", "memory_bytes"]
+    out = {name: np.empty(batch_flat.size) for name in names}
+    # the formulas take batch and seq as ints: one vectorised call per distinct pair
+    pairs, group = np.unique(np.stack([batch_flat, seq_flat], axis=1), axis=0,
+                             return_inverse=True)
+    group = group.ravel()
+    for g, (b, s) in enumerate(pairs):
+        idx = np.flatnonzero(group == g)
+        part = {k: v[idx] for k, v in flat.items()}
+        head_dim = cfg.head_dim if _own_head_dim(cfg) else part["d_model"] // part["n_heads"]
+        grid = _ConfigArray(**{**cfg.to_dict(), **part, "head_dim": head_dim})
+        values = _evaluate(grid, int(b), int(s), precision, optimizer, attention, recompute)
+        for name in names:
+            out[name][idx] = values[name]
+    if device is not None:
+        seconds_per_flop = timing.training_time(1.0, device, 1, mfu=mfu, dtype=dtype)
+        out["step_seconds"] = out["train_flops"] * seconds_per_flop
+        from .hardware import device as get_device
+
+        out["fits"] = out["memory_bytes"] <= get_device(device).memory_bytes
+    return {name: values.reshape(shape) for name, values in out.items()}
+
+
+def _flop_sums(terms, recompute) -> tuple:
+    """Forward and backward FLOPs of a list of counts.FlopTerm, as counts.flops adds them
+    (np.rint rounds half to even, as Python's round does)."""
+    forward = sum(t.forward for t in terms)
+    backward = sum(np.rint(t.backward * t.forward) for t in terms)
+    backward = backward + sum(t.forward for t in terms if recompute in t.recompute)
+    return forward, backward
+
+
+def _evaluate(grid, batch, seq, precision, optimizer, attention, recompute) -> dict:
+    params = counts.transformer_params(grid)
+    terms = counts.flop_terms(grid, batch, seq, attention=attention)
+    forward, backward = _flop_sums(terms, recompute)
+    acts = memory.activation_bytes(grid, batch, seq, precision, attention, recompute)
+    states = memory.model_state_bytes(params, precision, optimizer)
+    # memory.training_memory with dp = tp = pp = 1: all states, inputs, layers, final, logits
+    on_device = acts.inputs + acts.layers + acts.final + acts.loss
+    return {"params": params, "forward_flops": forward, "train_flops": forward + backward,
+            "activation_bytes": acts.total, "memory_bytes": states.total + on_device}
