@@ -582,3 +582,142 @@ def _binary_bytes_locator(span: float, max_ticks: int = 7):
         if span / step <= max_ticks:
             break
     return MultipleLocator(step)
+
+
+# ---------------------------------------------------------------- chapter 6: workloads
+
+# One colour per application domain (workloads.DOMAINS).
+DOMAIN_COLOURS = {"language": "#4C72B0", "vision": "#DD8452", "speech": "#55A868",
+                  "science": "#C44E52"}
+
+
+def workload_map_chart(points: list[dict], *, highlight: str | None = None,
+                       title: str | None = None, width: float = 8.5, height: float = 5.4):
+    """Workloads placed by FLOPs per prediction (x) and training FLOPs (y), log-log, one
+    colour per domain, marker area growing with the parameter count.
+
+    Each point is a dict with ``label``, ``domain``, ``forward_flops``, ``training_flops``,
+    ``params`` (None: a small square, the count is not published) and optionally
+    ``upper_bound`` (True: the x value is a bound, drawn as a left-pointing triangle, "at
+    most this"). The ``highlight`` label is ringed. Labels are placed where they overlap
+    no other label or marker."""
+    import math
+
+    plt = _pyplot()
+    points = [dict(p) for p in points]  # marker sizes are noted on copies
+    fig, ax = plt.subplots(figsize=(width, height))
+    xs = [p["forward_flops"] for p in points]
+    ys = [p["training_flops"] for p in points]
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(min(xs) / 4, max(xs) * 20)
+    ax.set_ylim(min(ys) / 10, max(ys) * 10)
+    seen = set()
+    for p in points:
+        colour = DOMAIN_COLOURS.get(p["domain"], "#777777")
+        params = p.get("params")
+        p["_size"] = 30 + 28 * max(0.0, math.log10(params) - 6) ** 2 if params else 60
+        marker = "<" if p.get("upper_bound") else ("o" if params else "s")
+        label = p["domain"] if p["domain"] not in seen else None
+        seen.add(p["domain"])
+        ax.scatter([p["forward_flops"]], [p["training_flops"]], s=p["_size"], color=colour,
+                   marker=marker, alpha=0.85, edgecolor="black", linewidth=0.6, zorder=4,
+                   label=label)
+        if p["label"] == highlight:
+            ax.scatter([p["forward_flops"]], [p["training_flops"]], s=p["_size"] * 2.2,
+                       facecolor="none", edgecolor="black", linewidth=1.8, zorder=5)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8.5, title="domain", title_fontsize=8.5)
+    ax.set_xlabel("FLOPs per prediction (forward)")
+    ax.set_ylabel("training compute (FLOP)")
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    fig.tight_layout()
+    _place_labels(fig, ax, [(p["forward_flops"], p["training_flops"],
+                             p["label"] + (f"\n{units.format_count(p['params'])} params"
+                                           if p.get("params") else ""),
+                             math.sqrt(p["_size"] * (2.2 if p["label"] == highlight else 1)) / 2)
+                            for p in sorted(points, key=lambda q: -q["training_flops"])])
+    plt.close(fig)
+    return fig
+
+
+def _place_labels(fig, ax, items, fontsize: float = 8):
+    """Annotate each (x, y, text, marker radius in points) where the label overlaps no other
+    label, marker or the legend: below right, above right, above left, below left, above,
+    below, in that order of preference (the first place if none is free)."""
+    renderer = fig.canvas.get_renderer()
+    taken = []
+    if ax.get_legend() is not None:
+        box = ax.get_legend().get_window_extent(renderer)
+        taken.append(_Box(box.x0, box.y0, box.x1, box.y1))
+    markers = []
+    for x, y, _, radius in items:
+        cx, cy = ax.transData.transform((x, y))
+        r = radius * fig.dpi / 72
+        markers.append(_Box(cx - r, cy - r, cx + r, cy + r))
+    candidates = [((9, -4), "left", "top"), ((9, 6), "left", "bottom"),
+                  ((-9, 6), "right", "bottom"), ((-9, -4), "right", "top"),
+                  ((0, 12), "center", "bottom"), ((0, -12), "center", "top")]
+    for i, (x, y, text, _) in enumerate(items):
+        others = taken + markers[:i] + markers[i + 1:]
+        for offset, ha, va in candidates:
+            note = ax.annotate(text, (x, y), textcoords="offset points", xytext=offset,
+                               fontsize=fontsize, ha=ha, va=va)
+            box = note.get_window_extent(renderer)
+            mine = _Box(box.x0, box.y0, box.x1, box.y1)
+            if not any(mine.overlaps(t) for t in others):
+                taken.append(mine)
+                break
+            note.remove()
+        else:
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=candidates[0][0],
+                        fontsize=fontsize, va="top")
+
+
+class _Box:
+    """An axis-aligned box in display coordinates, for placing labels."""
+
+    def __init__(self, x0, y0, x1, y1):
+        self.x0, self.y0, self.x1, self.y1 = x0, y0, x1, y1
+
+    def overlaps(self, other) -> bool:
+        return not (self.x1 < other.x0 or other.x1 < self.x0 or self.y1 < other.y0
+                    or other.y1 < self.y0)
+
+
+# ---------------------------------------------------------------- chapter 8.5: data limits
+
+def data_limits_chart(budgets: list[float], tokens: list[float], *, stock: float,
+                      stock_interval: tuple[float, float] | None = None,
+                      runs: dict[str, tuple[float, float]] | None = None,
+                      title: str | None = None, width: float = 8.0, height: float = 5.0):
+    """Training tokens against compute (log-log): the compute-optimal line (``budgets``,
+    ``tokens``), the stock of available text as a horizontal line with its interval shaded,
+    and real runs as labelled points (label -> (compute FLOPs, tokens))."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.plot(budgets, tokens, color="#4C72B0", label="compute-optimal tokens (D = 20N, C = 6ND)")
+    if stock_interval:
+        ax.axhspan(*stock_interval, color="#C44E52", alpha=0.12,
+                   label="stock of public human text (90% interval)")
+    ax.axhline(stock, color="#C44E52", linestyle="--", linewidth=1.2,
+               label=f"central estimate, {units.format_count(stock)} tokens")
+    from matplotlib.ticker import FuncFormatter
+
+    for c, d in (runs or {}).values():
+        ax.plot([c], [d], "o", color="#55A868", markeredgecolor="black", markersize=6, zorder=5)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training compute C (FLOP)")
+    ax.set_ylabel("training tokens D")
+    ax.yaxis.set_major_formatter(FuncFormatter(
+        lambda v, _pos: f"{v / 1e12:,.0f}T" if v >= 1e12 else units.format_count(v)))
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8.5)
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    fig.tight_layout()
+    _place_labels(fig, ax, [(c, d, label, 3) for label, (c, d) in (runs or {}).items()])
+    plt.close(fig)
+    return fig

@@ -1075,6 +1075,240 @@ def scaling_explorer(*, price_per_device_hour: float, **settings) -> ScalingExpl
     return ScalingExplorer(price_per_device_hour=price_per_device_hour, **s)
 
 
+# ---------------------------------------------------------------- 6.1 workload explorer
+
+# Opens on the GPT-style workload on an H100, 32 predictions at a time, at the library's
+# prefill efficiency (timing.prefill_time's mfu=0.5).
+WORKLOAD_DEFAULTS = {"workload": "llama2-7b", "device": "h100-sxm", "dtype": "bf16",
+                     "batch": 32, "mfu": 0.5}
+SERVING_DTYPES = ("bf16", "fp16", "fp8", "int8", "fp32")
+
+
+def small_dollars(x: float) -> str:
+    """Money that may be a fraction of a cent: $1.23k, $4.56, $0.0012."""
+    return units.format_dollars(x) if x >= 0.01 or x == 0 else f"${x:.2g}"
+
+
+def workload_summary_html(p) -> str:
+    """A `workloads.WorkloadProfile` as a table."""
+    from .workloads import workload
+
+    w = workload(p.key)
+    params = (f"{p.params:,.0f} ({units.format_count(p.params)})" if p.params
+              else "not published")
+    rows = [
+        ("one prediction", html.escape(w.prediction)),
+        ("parameters", params),
+        ("FLOPs per prediction", (f"{units.format_flops(p.forward_flops)} "
+                                  f"({html.escape(p.forward_flops_how)})")),
+        ("training compute", (f"{units.format_flops(p.training_flops)} "
+                              f"({html.escape(p.training_flops_how)})")),
+        ("device time per prediction", (f"{units.format_seconds(p.seconds_per_prediction)} "
+                                        f"on {html.escape(p.device)}, {html.escape(p.bound)}-"
+                                        f"bound ({html.escape(p.serving_how)})")),
+        ("predictions per device-hour", f"{p.predictions_per_device_hour:,.0f}"),
+        ("device-hours per 1,000", f"{p.device_hours_per_1000:.3g}"),
+    ]
+    if p.cost_per_1000 is not None:
+        rows.append(("cost per 1,000 predictions",
+                     f"{small_dollars(p.cost_per_1000)} at "
+                     f"${p.price_per_device_hour:g} per device-hour"))
+    if p.energy_wh_per_prediction is not None:
+        rows.append(("energy per prediction (TDP)", f"{p.energy_wh_per_prediction:.3g} Wh"))
+    return _table_html(rows)
+
+
+def workload_cost_figure(settings: dict, price_per_device_hour: float):
+    """Device-seconds per prediction of every workload that runs on the settings' device,
+    the chosen one highlighted, each bar noting the cost per 1,000 predictions."""
+    from .workloads import profiles
+
+    ps = profiles(settings["device"], settings["batch"], settings["dtype"], settings["mfu"],
+                  price_per_device_hour)
+    values, notes, skipped = {}, {}, []
+    for key, p in ps.items():
+        if isinstance(p, str):
+            skipped.append(key)
+            continue
+        values[key] = p.seconds_per_prediction
+        notes[key] = (f"{units.format_seconds(p.seconds_per_prediction)}, "
+                      f"{small_dollars(p.cost_per_1000)} per 1,000")
+    if not values:
+        raise ValueError(f"no workload runs on {settings['device']} in {settings['dtype']}")
+    title = (f"Serving on {settings['device']} ({settings['dtype']}, batch "
+             f"{settings['batch']}, {settings['mfu']:.0%} of peak) at "
+             f"${price_per_device_hour:g}/device-hour")
+    if skipped:
+        title += f"\nnot shown: {', '.join(skipped)} (no timing on this device)"
+    return plots.ranked_bar_chart(values, xlabel="device-seconds per prediction (roofline)",
+                                  highlight=settings["workload"], notes=notes, title=title)
+
+
+class WorkloadExplorer(ControlsExplorer):
+    """Pick a workload and a device: parameters, FLOPs per prediction, training compute,
+    device time, energy and cost per 1,000 predictions (`workloads.profile`)."""
+
+    name = "Workload explorer"
+
+    def __init__(self, *, workload, device, dtype, batch, mfu, price_per_device_hour):
+        from .hardware import devices
+        from .workloads import workloads
+
+        controls = {
+            "workload": _dropdown("workload", workloads(), workload),
+            "device": _dropdown("device", devices(), device),
+            "dtype": _dropdown("dtype", SERVING_DTYPES, dtype),
+            "batch": _int_text("batch", batch, 1, 4096),
+            "mfu": _fraction_slider("share of peak", mfu),
+            "price_per_device_hour": _float_text("$/device-hour", price_per_device_hour,
+                                                 0.0, 10_000.0),
+        }
+        title = ("<b>Workload explorer</b>: one prediction of each workload on one device. "
+                 "Time is the roofline (FLOPs at the chosen share of peak vs the weights "
+                 "read), or prefill + decode for generated text; cost = device-hours "
+                 "&times; your price.")
+        super().__init__(controls, title)
+
+    def render(self, settings):
+        from .workloads import profile
+
+        s = dict(settings)
+        price = s.pop("price_per_device_hour")
+        p = profile(s["workload"], s["device"], s["batch"], s["dtype"], s["mfu"], price)
+        return workload_summary_html(p), workload_cost_figure(s, price)
+
+
+def workload_explorer(*, price_per_device_hour: float, **settings) -> WorkloadExplorer:
+    """The chapter 6.1 explorer, opening on `WORKLOAD_DEFAULTS` unless ``settings``
+    (workload, device, dtype, batch, mfu) say otherwise. The price per device-hour is yours
+    to give (and cite): `reference_figures.price(device)` holds a few published ones."""
+    _check_settings(settings, WORKLOAD_DEFAULTS)
+    return WorkloadExplorer(price_per_device_hour=price_per_device_hour,
+                            **{**WORKLOAD_DEFAULTS, **settings})
+
+
+def workload_map_figure(device="h100-sxm", highlight: str | None = None):
+    """Every workload by FLOPs per prediction and training compute (`plots.workload_map_chart`);
+    the device only matters to workloads timed on one device (none of the axes uses it)."""
+    from .workloads import forward_flops, param_count, training_flops, workload, workloads
+
+    points = []
+    for key in workloads():
+        w = workload(key)
+        fwd, how = forward_flops(key)
+        points.append({"label": key, "domain": w.domain, "forward_flops": fwd,
+                       "training_flops": training_flops(key)[0], "params": param_count(key),
+                       "upper_bound": how.startswith("upper bound")})
+    return plots.workload_map_chart(
+        points, highlight=highlight,
+        title="Representative workloads: cost of one prediction vs cost of training")
+
+
+# ---------------------------------------------------------------- 8.3 reliability explorer
+
+# Opens on the Llama 3 405B run (16,384 GPUs, the per-GPU MTBF its 419 interruptions in 54
+# days imply) with illustrative checkpoint and restart times of 1 and 10 minutes.
+RELIABILITY_DEFAULTS = {"n_devices": 16384, "checkpoint_seconds": 60.0,
+                        "restart_seconds": 600.0}
+
+
+def reliability_report(n_devices: int, device_mtbf_hours: float, checkpoint_seconds: float,
+                       restart_seconds: float) -> dict:
+    """Failures per day, the job's MTBF, Young's and Daly's intervals and the goodput at each
+    (`reliability`)."""
+    from . import reliability as rel
+
+    mtbf_s = rel.job_mtbf_hours(n_devices, device_mtbf_hours) * 3600
+    young = rel.young_interval(checkpoint_seconds, mtbf_s)
+    daly = rel.daly_interval(checkpoint_seconds, mtbf_s)
+    return {
+        "failures_per_day": rel.failures_per_day(n_devices, device_mtbf_hours),
+        "job_mtbf_seconds": mtbf_s,
+        "clean_day": rel.probability_no_failure(24, n_devices, device_mtbf_hours),
+        "young": young, "daly": daly,
+        "goodput_young": rel.goodput(young, checkpoint_seconds, restart_seconds, mtbf_s),
+        "goodput_daly": rel.goodput(daly, checkpoint_seconds, restart_seconds, mtbf_s),
+        "goodput_hourly": rel.goodput(3600, checkpoint_seconds, restart_seconds, mtbf_s),
+    }
+
+
+def reliability_summary_html(r: dict) -> str:
+    rows = [
+        ("failures per day", f"{r['failures_per_day']:.3g}"),
+        ("job MTBF", units.format_seconds(r["job_mtbf_seconds"])),
+        ("chance of a day without failure", f"{r['clean_day']:.3g}"),
+        ("Young's interval sqrt(2&delta;M)", units.format_seconds(r["young"])),
+        ("Daly's interval", units.format_seconds(r["daly"])),
+        ("goodput at Daly's interval", f"{r['goodput_daly']:.1%}"),
+        ("goodput checkpointing hourly", f"{r['goodput_hourly']:.1%}"),
+    ]
+    return _table_html(rows)
+
+
+def goodput_figure(n_devices: int, device_mtbf_hours: float, checkpoint_seconds: float,
+                   restart_seconds: float):
+    """Goodput against the checkpoint interval (log), Young's and Daly's optima starred."""
+    import numpy as np
+
+    from . import reliability as rel
+
+    r = reliability_report(n_devices, device_mtbf_hours, checkpoint_seconds, restart_seconds)
+    m = r["job_mtbf_seconds"]
+    taus = list(np.logspace(np.log10(max(r["daly"] / 30, 1.0)),
+                            np.log10(r["daly"] * 30), 121))
+    minutes = [t / 60 for t in taus]
+    good = [100 * rel.goodput(t, checkpoint_seconds, restart_seconds, m) for t in taus]
+    label = (f"Daly {units.format_seconds(r['daly'])}, {r['goodput_daly']:.1%}\n"
+             f"(Young {units.format_seconds(r['young'])}, {r['goodput_young']:.1%})")
+    marks = {label: (r["daly"] / 60, 100 * r["goodput_daly"])}
+    fig = plots.line_chart(
+        {"goodput (Daly's model)": (minutes, good)}, xlabel="minutes of work between checkpoints",
+        ylabel="useful share of wall-clock time (%)", logx=True, marks=marks,
+        title=(f"{n_devices:,} devices, device MTBF {device_mtbf_hours:,.0f} h (job MTBF "
+               f"{units.format_seconds(m)}), checkpoint {units.format_seconds(checkpoint_seconds)}"
+               f", restart {units.format_seconds(restart_seconds)}"))
+    fig.axes[0].set_ylim(0, 100)  # room above the optimum for its label
+    return fig
+
+
+class ReliabilityExplorer(ControlsExplorer):
+    """Devices, per-device MTBF, checkpoint and restart times -> failures per day, the
+    optimal checkpoint interval (Young 1974, Daly 2006) and the goodput."""
+
+    name = "Reliability explorer"
+
+    def __init__(self, *, n_devices, device_mtbf_hours, checkpoint_seconds, restart_seconds):
+        controls = {
+            "n_devices": _int_text("devices", n_devices, 1, 10_000_000),
+            "device_mtbf_hours": _log_slider("device MTBF (h)", device_mtbf_hours, 2, 7),
+            "checkpoint_seconds": _log_slider("checkpoint (s)", checkpoint_seconds, 0, 4),
+            "restart_seconds": _log_slider("restart (s)", restart_seconds, 0, 5),
+        }
+        title = ("<b>Reliability explorer</b>: a synchronous job stops when any device fails; "
+                 "checkpoints bound the work lost. Goodput = useful work / wall-clock time "
+                 "(Daly 2006).")
+        super().__init__(controls, title)
+
+    def render(self, settings):
+        return (reliability_summary_html(reliability_report(**settings)),
+                goodput_figure(**settings))
+
+
+def reliability_explorer(**settings) -> ReliabilityExplorer:
+    """The chapter 8.3 explorer, opening on Llama 3's 16,384 GPUs and the per-device MTBF its
+    reported interruptions imply (`reference_figures`), with `RELIABILITY_DEFAULTS`' checkpoint
+    and restart times, unless ``settings`` say otherwise."""
+    from . import reference_figures as rf
+    from .reliability import device_mtbf_hours
+
+    _check_settings(settings, RELIABILITY_DEFAULTS, ("device_mtbf_hours",))
+    s = {**RELIABILITY_DEFAULTS, **settings}
+    s.setdefault("device_mtbf_hours", device_mtbf_hours(
+        rf.value("llama3-unexpected-interruptions"), rf.value("llama3-snapshot-days"),
+        rf.value("llama3-gpus")))
+    return ReliabilityExplorer(**s)
+
+
 # ---------------------------------------------------------------- 9 FAQ explorer: will it run?
 
 # The FAQ explorer opens on LLaMA-2-7B (Touvron et al. 2023b) and one H100: the model the FAQ

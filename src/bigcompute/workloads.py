@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from . import counts, energy, timing
+from . import counts, energy, timing, units
 from .errors import check_choice, check_fraction, check_positive_int, fail, unknown_name
 
 __all__ = ["DOMAINS", "SERVING_KINDS", "TRAINING_KINDS", "Workload", "WorkloadProfile",
@@ -193,7 +193,8 @@ def serving_seconds(key, device="h100-sxm", batch: int = 32, dtype: str = "bf16"
     fraction of the dtype's peak a forward pass reaches (the library's prefill default is
     0.5). Encoders: the roofline of one batched forward pass (FLOPs vs the weights read once).
     Generators: `timing.generation_time` (prefill, then one decode step per new token).
-    Published times are used as published, and only on the device they were measured on."""
+    Published times are used as published, and only on the device they were measured on.
+    A generator's weights and KV cache must fit in the device's memory (ValueError if not)."""
     w = workload(key)
     check_positive_int("batch", batch)
     check_fraction("mfu", mfu)
@@ -206,10 +207,15 @@ def serving_seconds(key, device="h100-sxm", batch: int = 32, dtype: str = "bf16"
                  "only, and no FLOPs to run through the roofline)")
         return (w.published["measured_seconds_per_prediction"], "measured",
                 f"published {measured} time, one prediction at a time")
-    from .memory import bytes_per_element
+    from .memory import bytes_per_element, inference_memory
 
     if kind == "generate":
         s = w.serving
+        need = inference_memory(w.config, batch, s["prompt_tokens"] + s["new_tokens"], dtype)
+        if need.total > dev.memory_bytes:
+            fail("batch", batch, f"a batch whose weights and KV cache fit on one {dev.name}: "
+                 f"{units.format_bytes(need.total)} needed, "
+                 f"{units.format_bytes(dev.memory_bytes)} there")
         seconds = timing.generation_time(w.config, dev, batch, s["prompt_tokens"],
                                          s["new_tokens"], dtype, mfu=mfu)
         decode = timing.decode_step_roofline(w.config, dev, batch,

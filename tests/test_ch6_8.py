@@ -1,0 +1,278 @@
+"""Chapters 6-8: the workloads' compute profiles (checked against torch and the papers), the
+cited figures and their sources, and the workload and reliability explorers."""
+
+from __future__ import annotations
+
+import html
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+
+from bigcompute import counts, reference_figures, timing, units, workloads
+
+ROOT = Path(__file__).resolve().parents[1]
+LIBRARY_WORKLOADS = [k for k in workloads.workloads() if workloads.workload(k).model]
+
+
+# ---------------------------------------------------------------- workloads against torch
+
+@pytest.mark.parametrize("key", LIBRARY_WORKLOADS)
+def test_workload_params_and_flops_per_prediction_equal_the_torch_module(key):
+    torch = pytest.importorskip("torch")
+    from bigcompute import measure, nets
+
+    w = workloads.workload(key)
+    module = nets.build(w.config, device="meta")
+    assert workloads.param_count(key) == sum(p.numel() for p in module.parameters())
+    inputs = nets.example_inputs(w.config, 1, w.seq, device="meta")
+    with torch.no_grad():
+        measured = measure.count_flops(module, inputs)
+    flops, how = workloads.forward_flops(key)
+    assert flops == measured
+    assert "FlopCounterMode" in how
+
+
+def test_there_are_workloads_in_every_domain():
+    domains = {workloads.workload(k).domain for k in workloads.workloads()}
+    assert domains == set(workloads.DOMAINS)
+
+
+def test_bert_is_an_encoder_so_it_cannot_generate_a_translation():
+    w = workloads.workload("bert-base")
+    assert w.config.arch == "encoder"
+    assert w.serving["kind"] == "encode"
+    with pytest.raises(ValueError, match="encoder does not generate"):
+        timing.decode_time_per_token(w.config, "h100-sxm", 1, 128)
+
+
+def test_resnet50_is_4_1_billion_multiply_adds_per_image():
+    # He et al. (2016) Table 1 says 3.8e9 multiply-adds (they leave out the 1x1 shortcut
+    # projections and the classifier); torchvision's layout, which the library builds,
+    # has 4.09e9. FLOPs are twice the multiply-adds.
+    flops, _ = workloads.forward_flops("resnet-50")
+    assert flops / 2 == pytest.approx(4.09e9, rel=0.01)
+    assert flops / 2 == pytest.approx(3.8e9, rel=0.10)
+
+
+def test_detr_flops_are_twice_its_published_multiply_adds():
+    w = workloads.workload("detr-r50")
+    flops, how = workloads.forward_flops("detr-r50")
+    assert flops == 2 * w.published["forward_macs"] == 172e9
+    assert "multiply-adds" in how
+    # training: 3 x forward x 500 epochs of 118k images
+    assert workloads.training_flops("detr-r50")[0] == pytest.approx(3 * 172e9 * 500 * 118e3,
+                                                                    rel=1e-3)
+
+
+def test_detrs_published_frame_rate_is_slower_than_the_ideal_roofline():
+    # 28 images/s on a V100 at batch 1 cannot beat the roofline at 100% of the fp16 peak
+    ideal, bound, _ = workloads.serving_seconds("detr-r50", "v100", batch=1, dtype="fp16",
+                                                mfu=1.0)
+    measured = 1 / workloads.workload("detr-r50").published["measured_predictions_per_second"]
+    assert measured > ideal
+    assert bound == "compute"
+
+
+def test_llama2_7b_training_compute_is_6nd_plus_attention():
+    flops, _ = workloads.training_flops("llama2-7b")
+    six_nd = counts.flops_6nd(6.74e9, 2e12)
+    assert six_nd < flops < 1.25 * six_nd  # attention at 4096 tokens adds ~17%
+
+
+def test_llama2_7b_published_gpu_hours_imply_a_plausible_utilisation():
+    w = workloads.workload("llama2-7b")
+    hours = w.published["training_device_hours"]
+    achieved = workloads.training_flops("llama2-7b")[0] / (hours * 3600)
+    peak = timing._device(w.published["training_device"]).peak_flops("bf16")
+    assert 0.3 < achieved / peak < 0.6
+
+
+def test_whisper_and_vit_training_are_examples_times_per_example_flops():
+    for key in ("whisper-base", "vit-b16", "resnet-50"):
+        w = workloads.workload(key)
+        per_example = counts.flops(w.config, 1, w.training.get("seq"), "train")
+        assert workloads.training_flops(key)[0] == per_example * w.training["examples"]
+
+
+def test_alphafold_is_timed_on_a_v100_only():
+    p = workloads.profile("alphafold2", "v100", batch=1, dtype="fp16",
+                          price_per_device_hour=3.0)
+    assert p.seconds_per_prediction == 66  # 1.1 min for 384 residues, Jumper et al. 2021
+    assert p.params is None  # the paper publishes no parameter count
+    assert p.device_hours_per_1000 == pytest.approx(66 * 1000 / 3600)
+    assert p.cost_per_1000 == pytest.approx(66 * 1000 / 3600 * 3.0)
+    with pytest.raises(ValueError, match="v100"):
+        workloads.profile("alphafold2", "h100-sxm")
+    listed = workloads.profiles("h100-sxm")
+    assert isinstance(listed["alphafold2"], str) and "v100" in listed["alphafold2"]
+
+
+def test_an_encoder_is_memory_bound_alone_and_compute_bound_in_a_batch():
+    _, alone, _ = workloads.serving_seconds("bert-base", "h100-sxm", batch=1)
+    _, batched, _ = workloads.serving_seconds("bert-base", "h100-sxm", batch=256)
+    assert (alone, batched) == ("memory", "compute")
+
+
+def test_a_generation_batch_must_fit_with_its_kv_cache():
+    # Llama 2 7B: 13.5 GB of bf16 weights + 0.4 GB of KV cache per 768-token sequence
+    workloads.serving_seconds("llama2-7b", "h100-sxm", batch=128)
+    with pytest.raises(ValueError, match="fit on one h100-sxm"):
+        workloads.serving_seconds("llama2-7b", "h100-sxm", batch=256)
+
+
+def test_batching_never_makes_a_prediction_slower():
+    for key in ("bert-large", "llama2-7b", "whisper-base"):
+        times = [workloads.serving_seconds(key, "a100-80gb", b)[0] for b in (1, 4, 16, 64)]
+        assert all(a >= b * (1 - 1e-12) for a, b in itertools.pairwise(times))
+
+
+def test_cost_and_energy_are_device_time_times_price_and_power():
+    p = workloads.profile("vit-b16", "a100-40gb", batch=64, price_per_device_hour=1.844)
+    hours = p.seconds_per_prediction * 1000 / 3600
+    assert p.cost_per_1000 == pytest.approx(hours * 1.844)
+    assert p.energy_wh_per_prediction == pytest.approx(p.seconds_per_prediction / 3600 * 400)
+    assert workloads.profile("vit-b16", "a100-40gb").cost_per_1000 is None
+
+
+def test_generation_costs_the_library_generation_time():
+    w = workloads.workload("llama2-7b")
+    s = w.serving
+    seconds = timing.generation_time(w.config, "h100-sxm", 8, s["prompt_tokens"],
+                                     s["new_tokens"], "bf16", mfu=0.5)
+    assert workloads.serving_seconds("llama2-7b", "h100-sxm", 8)[0] == pytest.approx(seconds / 8)
+
+
+def test_unknown_workload_lists_close_names():
+    with pytest.raises(ValueError, match="bert-base"):
+        workloads.workload("bert-bse")
+
+
+@pytest.mark.parametrize("broken, message", [
+    ({"x": {"title": "t"}}, "missing"),
+    ({"x": {"title": "t", "domain": "music", "prediction": "p", "model": "bert-base",
+            "serving": {"kind": "encode"}, "training": {"kind": "tokens"}}}, "domain"),
+    ({"x": {"title": "t", "domain": "vision", "prediction": "p", "model": None,
+            "serving": {"kind": "encode"}, "training": {"kind": "tokens"}}}, "null model"),
+    ({"x": {"title": "t", "domain": "vision", "prediction": "p", "model": "bert-base",
+            "serving": {"kind": "encode", "seq": -1}, "training": {"kind": "tokens"}}},
+     "seq=-1"),
+])
+def test_broken_workload_files_fail_loudly(broken, message):
+    with pytest.raises(ValueError, match=message):
+        workloads.parse({"workloads": broken})
+
+
+# ---------------------------------------------------------------- cited figures
+
+def _bib_keys() -> set[str]:
+    text = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    return set(re.findall(r"^\s*@\w+\s*\{\s*([^,\s]+)\s*,", text, flags=re.MULTILINE))
+
+
+def test_every_cited_figure_and_workload_source_is_in_the_bibliography():
+    keys = _bib_keys()
+    cited = {s.cite for s in reference_figures.sources()}
+    for key in workloads.workloads():
+        w = workloads.workload(key)
+        for part in (w.published, w.training):
+            if "source" in part:
+                cited.add(part["source"]["cite"])
+    missing = sorted(cited - keys)
+    assert not missing, f"add these keys to book/references.bib: {missing}"
+
+
+def test_the_stock_of_text_is_300_trillion_tokens_within_its_interval():
+    f = reference_figures.figure("human-text-stock-tokens")
+    assert f.value == 3e14 and f.interval == (1e14, 1e15)
+
+
+def test_prices_name_catalogue_devices_and_the_latest_is_chosen():
+    for p in reference_figures.prices():
+        assert timing._device(p.device).name == p.device
+        assert 0.1 < p.dollars_per_device_hour < 100
+    h100 = reference_figures.price("H100")
+    assert h100.date == max(p.date for p in reference_figures.prices("h100-sxm"))
+    assert reference_figures.price("t4") is None
+
+
+def test_the_h100_on_demand_price_is_the_instance_price_over_eight():
+    p = next(p for p in reference_figures.prices("h100-sxm") if "on demand" in p.offer)
+    assert p.dollars_per_device_hour == pytest.approx(98.32 / 8, abs=0.005)
+
+
+@pytest.mark.parametrize("broken, message", [
+    ({"figures": {"x": {"value": 1, "unit": "u", "what": "w"}}}, "missing"),
+    ({"figures": {"x": {"value": "1e9", "unit": "u", "what": "w",
+                        "source": {"cite": "k", "title": "t", "where": "w",
+                                   "url": "https://x"}}}}, "not a number"),
+    ({"figures": {"x": {"value": 1, "unit": "u", "what": "w",
+                        "source": {"cite": "k", "title": "t", "where": "w",
+                                   "url": "http://x"}}}}, "https"),
+    ({"figures": {}, "prices": [{"device": "h1000", "dollars_per_device_hour": 1.0,
+                                 "offer": "o", "date": 2024,
+                                 "source": {"cite": "k", "title": "t", "where": "w",
+                                            "url": "https://x"}}]}, "not in hardware.csv"),
+])
+def test_broken_reference_files_fail_loudly(broken, message):
+    with pytest.raises(ValueError, match=message):
+        reference_figures.parse(broken)
+
+
+# ---------------------------------------------------------------- explorers
+
+def _shown(explorer) -> str:
+    return html.unescape(explorer.result.value)
+
+
+def test_workload_explorer_builds_and_shows_the_library_profile():
+    pytest.importorskip("ipywidgets")
+    from bigcompute import widgets
+
+    explorer = widgets.workload_explorer(price_per_device_hour=4.916)
+    p = workloads.profile("llama2-7b", "h100-sxm", 32, "bf16", 0.5, 4.916)
+    shown = _shown(explorer)
+    assert units.format_seconds(p.seconds_per_prediction) in shown
+    assert f"{p.params:,.0f}" in shown
+    assert "<img" in explorer.snapshot_html()
+    assert explorer.chart.layout.display != "none"
+
+
+def test_workload_explorer_explains_an_impossible_choice():
+    pytest.importorskip("ipywidgets")
+    from bigcompute import widgets
+
+    explorer = widgets.workload_explorer(price_per_device_hour=4.916, workload="alphafold2")
+    assert "bigcompute-error" in explorer.result.value and "v100" in _shown(explorer)
+    assert explorer.chart.layout.display == "none"
+    explorer.controls["device"].value = "v100"
+    explorer.controls["dtype"].value = "fp16"
+    assert "bigcompute-error" not in explorer.result.value
+    assert "1.1 min" in _shown(explorer)
+    with pytest.raises(TypeError, match="unknown settings"):
+        widgets.workload_explorer(price_per_device_hour=1.0, model="bert")
+
+
+def test_reliability_explorer_opens_on_llama3s_failure_rate():
+    pytest.importorskip("ipywidgets")
+    from bigcompute import reliability, widgets
+
+    explorer = widgets.reliability_explorer()
+    assert explorer.settings()["n_devices"] == 16384
+    assert f"{419 / 54:.3g}" in _shown(explorer)  # 7.76 failures per day
+    explorer.controls["n_devices"].value = 16384 * 2
+    assert f"{2 * 419 / 54:.3g}" in _shown(explorer)
+    r = widgets.reliability_report(1000, 1e5, 60, 600)
+    assert r["daly"] == reliability.daly_interval(60, 1e5 / 1000 * 3600)
+    assert 0 < r["goodput_daly"] < 1
+
+
+def test_workload_map_places_every_workload():
+    pytest.importorskip("matplotlib")
+    from bigcompute import widgets
+
+    fig = widgets.workload_map_figure(highlight="bert-base")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    for key in workloads.workloads():
+        assert any(t.startswith(key) for t in texts), key
