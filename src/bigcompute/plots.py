@@ -721,3 +721,127 @@ def data_limits_chart(budgets: list[float], tokens: list[float], *, stock: float
     _place_labels(fig, ax, [(c, d, label, 3) for label, (c, d) in (runs or {}).items()])
     plt.close(fig)
     return fig
+
+
+# ---------------------------------------------------------------- chapter 1: the growth of
+# training compute; chapter 5: training curves and predicted vs measured
+
+# One colour and marker per domain of the notable-models dataset (`trends.DOMAINS`).
+DOMAIN_STYLES = {
+    "language": ("#4C72B0", "o"),
+    "vision": ("#DD8452", "s"),
+    "speech": ("#55A868", "^"),
+    "science": ("#C44E52", "D"),
+    "multimodal": ("#8172B3", "P"),
+    "games": ("#937860", "X"),
+}
+
+
+def compute_trend_chart(rows, fit=None, *, label: bool = True, title: str | None = None,
+                        width: float = 9.0, height: float = 5.4):
+    """Training FLOPs against year (log scale), one colour per domain, each model labelled;
+    with ``fit`` (a `trends.DoublingFit`) its line and the band its slope's confidence
+    interval allows, pivoting on the data's mean year. ``rows`` are `trends.NotableModel`s
+    with training FLOPs."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(width, height))
+    domains = [d for d in DOMAIN_STYLES if any(r.domain == d for r in rows)]
+    for d in domains:
+        colour, marker = DOMAIN_STYLES[d]
+        pts = [r for r in rows if r.domain == d]
+        ax.scatter([r.year for r in pts], [r.training_flops for r in pts], color=colour,
+                   marker=marker, s=42, edgecolor="black", linewidth=0.5, zorder=5, label=d)
+    if fit is not None:
+        years = np.array([r.year for r in rows], dtype=float)
+        span = np.linspace(years.min() - 0.3, years.max() + 0.3, 60)
+        mean_year = years.mean()
+        centre = fit.intercept + fit.slope * mean_year
+        lo, hi = fit.slope_ci
+        edges = np.vstack([centre + s * (span - mean_year) for s in (lo, hi)])
+        ax.fill_between(span, 2.0 ** edges.min(axis=0), 2.0 ** edges.max(axis=0),
+                        color="#888888", alpha=0.15, lw=0,
+                        label=f"slopes in the {fit.confidence:.0%} interval")
+        ci_lo, ci_hi = fit.doubling_ci_months
+        ax.plot(span, fit.predict(span), color="black", lw=1.2, ls="--",
+                label=f"fit: doubles every {fit.doubling_months:.1f} months "
+                      f"({ci_lo:.1f}-{ci_hi:.1f})")
+    ax.set_yscale("log")
+    first, last = min(r.year for r in rows), max(r.year for r in rows)
+    ax.set_xlim(first - 0.7, last + (1.8 if label else 0.7))  # room for the last labels
+    ax.set_xlabel("year")
+    ax.set_ylabel("training compute (FLOP)")
+    ax.xaxis.set_major_locator(_integer_locator())
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    fig.tight_layout()
+    if label:
+        _place_labels(fig, ax, [(r.year, r.training_flops, r.name, 4) for r in rows], 7)
+    plt.close(fig)
+    return fig
+
+
+def training_curves_chart(runs, *, columns: int = 3, width: float = 10.5,
+                          panel_height: float = 2.9, smooth: int = 10):
+    """One panel per training run (a `practice.Run`): the training loss of every step (light),
+    its running mean over ``smooth`` steps, and the validation loss (dots), with the final
+    validation metric in the title."""
+    plt = _pyplot()
+    runs = list(runs)
+    rows = -(-len(runs) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(width, panel_height * rows),
+                             squeeze=False)
+    for ax, run in zip(axes.flat, runs):
+        steps = list(range(1, run.steps + 1))
+        ax.plot(steps, run.train_loss, color="#4C72B0", alpha=0.25, lw=0.8)
+        ax.plot(steps, run.smoothed_loss(smooth), color="#4C72B0", lw=1.5, label="training")
+        ax.plot(run.val_steps, run.val_loss, "o-", color="#C44E52", ms=3.5, lw=1,
+                label="validation")
+        metric = run.val_metric[-1]
+        shown = f"{metric:.1f}" if run.metric_name == "perplexity" else f"{metric:.0%}"
+        ax.set_title(f"{run.name}: val {run.metric_name} {shown}", fontsize=9, loc="left")
+        ax.set_xlabel("step", fontsize=8)
+        ax.set_ylabel("loss (nats)", fontsize=8)
+        ax.tick_params(labelsize=7.5)
+        ax.grid(True, alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+    for ax in list(axes.flat)[len(runs):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def predicted_vs_measured_chart(rows: list[dict], quantities: dict[str, tuple[str, str]], *,
+                                width: float = 9.5, title: str | None = None):
+    """Measured / predicted for several quantities of several models, as grouped horizontal
+    bars on a log axis with 1 (a perfect prediction) marked. ``rows`` are dicts with a "name"
+    and the keys named in ``quantities`` (label -> (predicted key, measured key))."""
+    import numpy as np
+
+    plt = _pyplot()
+    names = [r["name"] for r in rows][::-1]
+    bars = len(names) * max(1, len(quantities))
+    fig, ax = plt.subplots(figsize=(width, 1.0 + 0.28 * bars))
+    height = 0.8 / len(quantities)
+    y = np.arange(len(names))
+    for i, (label, (pred, meas)) in enumerate(quantities.items()):
+        ratios = [r[meas] / r[pred] for r in rows][::-1]
+        ax.barh(y + (i - (len(quantities) - 1) / 2) * height, ratios, height=height,
+                color=ROOF_COLOURS[i % len(ROOF_COLOURS)], label=label)
+    ax.axvline(1.0, color="black", lw=1)
+    ax.set_xscale("log")
+    ax.set_yticks(y, names)
+    ax.set_xlabel("measured / predicted")
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.spines[["top", "right"]].set_visible(False)
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

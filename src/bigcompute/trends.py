@@ -21,7 +21,6 @@ import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 
@@ -29,9 +28,18 @@ from .counts import flops_6nd
 from .errors import check_choice, fail
 
 __all__ = [
-    "DOMAINS", "SOURCE_KINDS", "NotableModel", "notable_models", "select", "DoublingFit",
-    "fit_doubling_time", "bootstrap_doubling_time", "endpoint_doubling_time",
-    "student_t_quantile", "SixNDCheck", "six_nd_checks",
+    "DOMAINS",
+    "SOURCE_KINDS",
+    "DoublingFit",
+    "NotableModel",
+    "SixNDCheck",
+    "bootstrap_doubling_time",
+    "endpoint_doubling_time",
+    "fit_doubling_time",
+    "notable_models",
+    "select",
+    "six_nd_checks",
+    "student_t_quantile",
 ]
 
 DATA_PATH = Path(__file__).with_name("data") / "notable_models.csv"

@@ -1475,3 +1475,92 @@ def faq_explorer(**settings) -> FAQExplorer:
     """The chapter 9 explorer, opening on `FAQ_DEFAULTS` unless ``settings`` say otherwise."""
     _check_settings(settings, FAQ_DEFAULTS)
     return FAQExplorer(**{**FAQ_DEFAULTS, **settings})
+
+
+# ---------------------------------------------------------------- 1.2 trend explorer
+
+# All domains and the dataset's full span: the explorer opens on the fit the chapter makes.
+TREND_DEFAULTS = {"domains": ("language", "vision", "speech", "science", "multimodal",
+                              "games"),
+                  "years": (2012, 2025), "labels": True}
+
+
+def trend_report(domains, years) -> dict:
+    """The notable models in ``domains`` and the inclusive ``years`` range, their least-squares
+    doubling time (`trends.fit_doubling_time`) and its bootstrap interval. Raises ValueError
+    when fewer than 3 models in at least two different years are selected."""
+    from . import trends
+
+    rows = trends.select(domains=list(domains), years=tuple(years))
+    x = [r.year for r in rows]
+    y = [r.training_flops for r in rows]
+    fit = trends.fit_doubling_time(x, y)
+    return {"rows": rows, "fit": fit, "bootstrap": trends.bootstrap_doubling_time(x, y)}
+
+
+def trend_summary_html(report: dict) -> str:
+    fit = report["fit"]
+    lo, hi = fit.doubling_ci_months
+    b_lo, b_hi = report["bootstrap"]
+
+    def months(v):
+        return "unbounded" if v == float("inf") else f"{v:.1f} months"
+
+    span = f"{fit.n} ({fit.first_year}-{fit.last_year})"
+    growth = (f"&times;{fit.growth_per_year:.2f} "
+              f"({fit.orders_of_magnitude_per_year:.2f} orders of magnitude)")
+    rows = [("models with a training-compute figure", span),
+            ("<b>doubling time</b>", f"<b>{months(fit.doubling_months)}</b>"),
+            (f"{fit.confidence:.0%} interval (t, n - 2 = {fit.n - 2})",
+             f"{months(lo)} to {months(hi)}"),
+            (f"{fit.confidence:.0%} interval (bootstrap)", f"{months(b_lo)} to {months(b_hi)}"),
+            ("growth per year", growth),
+            ("scatter about the line (sd)", f"&times;{2 ** fit.residual_sd:.1f}")]
+    return _table_html(rows)
+
+
+class TrendExplorer(ControlsExplorer):
+    """Pick domains and a year range of the notable-models dataset; the doubling time of
+    their training compute is refitted, with its uncertainty, and the points redrawn."""
+
+    name = "Trend explorer"
+
+    def __init__(self, domains, years, labels: bool):
+        from .trends import DOMAINS
+
+        controls = {
+            "domains": W.SelectMultiple(options=list(DOMAINS), value=tuple(domains), rows=6,
+                                        description="domains",
+                                        style={"description_width": "70px"},
+                                        layout=W.Layout(width="260px")),
+            "years": W.IntRangeSlider(value=tuple(years), min=2012, max=2025, step=1,
+                                      description="years", continuous_update=False,
+                                      style={"description_width": "70px"},
+                                      layout=W.Layout(width="340px")),
+            "labels": W.Checkbox(value=labels, description="label the models"),
+        }
+        title = ("<b>Trend explorer</b>: training compute of notable models "
+                 "(bigcompute/data/notable_models.csv) and its fitted doubling time. "
+                 "Ctrl/Cmd-click to pick several domains.")
+        super().__init__(controls, title)
+
+    def render(self, settings: dict):
+        report = trend_report(settings["domains"], settings["years"])
+        fig = plots.compute_trend_chart(report["rows"], report["fit"],
+                                        label=settings["labels"], width=8.5, height=4.8)
+        return trend_summary_html(report), fig
+
+
+def trend_explorer(**settings) -> TrendExplorer:
+    """The chapter 1.2 explorer, opening on `TREND_DEFAULTS` (all domains, 2012-2025) unless
+    ``settings`` (domains, years, labels) say otherwise."""
+    _check_settings(settings, TREND_DEFAULTS)
+    return TrendExplorer(**{**TREND_DEFAULTS, **settings})
+
+
+def trend_figure(**settings):
+    """The explorer's static companion at the given settings (defaults: `TREND_DEFAULTS`)."""
+    _check_settings(settings, TREND_DEFAULTS)
+    s = {**TREND_DEFAULTS, **settings}
+    report = trend_report(s["domains"], s["years"])
+    return plots.compute_trend_chart(report["rows"], report["fit"], label=s["labels"])
