@@ -28,6 +28,11 @@ def test_bytes_format_round_trips(n):
     assert units.parse_bytes(text) == pytest.approx(n, rel=1e-9)
 
 
+def test_large_counts_use_scientific_notation():
+    assert units.format_count(1e15) == "1e+15"
+    assert units.format_count(999e12) == "999T"
+
+
 def test_formats_have_units():
     assert units.format_bytes(1.5 * 2**30) == "1.5 GiB"
     assert units.format_seconds(34.2 * 86400) == "34.2 days"

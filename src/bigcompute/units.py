@@ -98,7 +98,9 @@ def format_rate(n: float, precision: int = 3) -> str:
 
 
 def format_count(n: float, precision: int = 3) -> str:
-    """Parameters or tokens: 124M, 6.74B, 1.4T."""
+    """Parameters or tokens: 124M, 6.74B, 1.4T; beyond 1000T in scientific notation."""
+    if abs(n) >= 1e15:
+        return f"{n:.{precision}g}"
     for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(n) >= scale:
             return f"{n / scale:.{precision}g}{unit}"
