@@ -8,7 +8,8 @@ Everything is seeded; the data are generated, never downloaded.
 
 from __future__ import annotations
 
-import statistics
+import contextlib
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -40,9 +41,10 @@ def binary_task(n: int, n_features: int = DOCUMENTS_SIZES[0], seed: int = 0,
 
 
 def classification_task(n: int, n_features: int = 100, n_classes: int = 10, seed: int = 0,
-                        rule_seed: int = 1234, hidden: int = 64, label_noise: float = 0.0):
+                        rule_seed: int = 1234, hidden: int = 8, label_noise: float = 0.0):
     """A nonlinear synthetic classification task: x ~ N(0, 1); the label is the argmax of a
-    fixed random two-layer network (tanh hidden layer of ``hidden`` units) applied to x.
+    fixed random two-layer network (a tanh hidden layer of ``hidden`` units) applied to x, the
+    same rule for every ``seed`` (draw training and test sets with different seeds).
     ``label_noise`` replaces that fraction of labels by random ones. Returns (x, y) with y
     int64 class indices."""
     rule = torch.Generator().manual_seed(rule_seed)
@@ -50,7 +52,7 @@ def classification_task(n: int, n_features: int = 100, n_classes: int = 10, seed
     b = torch.randn(hidden, n_classes, generator=rule)
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, n_features, generator=g)
-    y = (torch.tanh(x @ a * 2) @ b).argmax(dim=1)
+    y = (torch.tanh(x @ a) @ b).argmax(dim=1)
     if label_noise:
         flip = torch.rand(n, generator=g) < label_noise
         y = torch.where(flip, torch.randint(0, n_classes, (n,), generator=g), y)
@@ -58,18 +60,19 @@ def classification_task(n: int, n_features: int = 100, n_classes: int = 10, seed
 
 
 def sequence_task(n: int, seq: int = 100, n_features: int = 10, n_classes: int = 10,
-                  seed: int = 0, rule_seed: int = 1234):
-    """Sequences of the shape document 003's LSTM expects, (n, seq, n_features): noise plus a
-    class-specific pattern placed at a random time; the label is the pattern's class, so a
-    model has to look along the sequence to find it."""
+                  seed: int = 0, rule_seed: int = 1234, period: int = 5,
+                  amplitude: float = 0.5):
+    """Sequences of the shape document 003's LSTM expects, (n, seq, n_features): unit noise
+    plus a class-specific motif of ``period`` steps repeated along the whole sequence (at a
+    random phase), weaker than the noise at any one step. The label is the motif's class, so
+    a model has to accumulate evidence along the sequence."""
     rule = torch.Generator().manual_seed(rule_seed)
-    patterns = torch.randn(n_classes, 5, n_features, generator=rule)
+    motifs = torch.randn(n_classes, period, n_features, generator=rule) * amplitude
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, seq, n_features, generator=g) * 0.5
     y = torch.randint(0, n_classes, (n,), generator=g)
-    starts = torch.randint(0, seq - 5, (n,), generator=g)
-    for i in range(n):
-        x[i, starts[i]:starts[i] + 5] += patterns[y[i]]
+    phase = torch.randint(0, period, (n,), generator=g)
+    t = (torch.arange(seq)[None, :] + phase[:, None]) % period
+    x = torch.randn(n, seq, n_features, generator=g) + motifs[y[:, None], t]
     return x, y
 
 
@@ -129,8 +132,8 @@ def train(model, loss_fn, optimizer, x, y, steps: int, batch_size: int | None = 
     outputs, ...), each indexed by the batch and passed on: ``loss_fn(output, *targets)``.
     ``batch_size=None`` uses the whole set every step. A tqdm progress bar shows the loss as
     it goes (``progress=False`` to hide it)."""
-    # plain-text tqdm on stdout: it renders the same in JupyterLab, in a terminal and on the
-    # book's website (a widget progress bar would need a kernel to show)
+    # plain-text tqdm on stdout, redrawn at most every 2 s: it renders the same in JupyterLab,
+    # in a terminal and on the book's website (a widget bar would need a kernel to show)
     from tqdm import tqdm
 
     history = History()
@@ -138,7 +141,7 @@ def train(model, loss_fn, optimizer, x, y, steps: int, batch_size: int | None = 
     index_batches = batches(len(x), batch_size or len(x), steps, seed)
     t0 = time.perf_counter()
     bar = tqdm(index_batches, total=steps, desc=desc, disable=not progress,
-               file=sys.stdout, mininterval=0.5, leave=True)
+               file=sys.stdout, mininterval=2.0, ncols=90)
     targets = y if isinstance(y, tuple) else (y,)
     for idx in bar:
         loss = loss_fn(model(x[idx]), *(t[idx] for t in targets))
@@ -171,6 +174,26 @@ def accuracy(model, x, y, batch_size: int = 4096) -> float:
 PHASES = ("forward", "loss", "backward", "optimizer")
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send the process's file descriptor 2 to /dev/null for a while: torch 2.13's profiler
+    (Kineto) writes "profiler_start/stop" lines from C++ straight to it, which would land in
+    the notebook's output. Python's own sys.stderr is untouched."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def profile_training_step(model, loss_fn, optimizer, x, y, steps: int = 5,
                           warmup: int = 2) -> dict:
     """Run ``steps`` training steps under ``torch.profiler`` (CPU) with each phase labelled
@@ -191,7 +214,7 @@ def profile_training_step(model, loss_fn, optimizer, x, y, steps: int = 5,
 
     for _ in range(warmup):
         step()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
             step()
     averages = prof.key_averages()
@@ -201,7 +224,9 @@ def profile_training_step(model, loss_fn, optimizer, x, y, steps: int = 5,
 
 
 def forward_backward_seconds(model, loss_fn, x, y, repeats: int = 7) -> tuple[float, float]:
-    """Median wall seconds of the forward pass (with the loss) and of the backward pass."""
+    """Best wall seconds (of ``repeats``, after a warm-up) of the forward pass with the loss,
+    and of the backward pass. The best run is the one least disturbed by other work on the
+    machine, the right estimate of what the hardware does (as in `machine`)."""
     fwd, bwd = [], []
     for i in range(repeats + 1):
         model.zero_grad()
@@ -213,7 +238,7 @@ def forward_backward_seconds(model, loss_fn, x, y, repeats: int = 7) -> tuple[fl
         if i:  # the first run warms up
             fwd.append(t1 - t0)
             bwd.append(t2 - t1)
-    return statistics.median(fwd), statistics.median(bwd)
+    return min(fwd), min(bwd)
 
 
 # ---------------------------------------------------------------- numpy <-> torch
@@ -291,6 +316,43 @@ class HandOptimizer:
         out = rule(params, grads, m, v, self.t, lr=self.lr, betas=self.betas)
         self.state = (out.m, out.v)
         return out.params
+
+
+def train_with_hand_optimizer(name: str, lr: float, x, y, sizes=WORKED_EXAMPLE_SIZES,
+                              steps: int = 100, batch_size: int = 128, seed: int = 0,
+                              loss_scale: float = 1.0, progress: bool = True) -> History:
+    """Train an MLP whose gradients come from autograd and whose updates come from the numpy
+    rule ``name`` (`HandOptimizer`, e.g. "seed004-adam"). ``loss_scale`` multiplies the loss
+    (and so every gradient): a well-designed rule like Adam does not care. The history
+    records the unscaled loss; losses that overflow are kept (inf/nan), since the point may be
+    to watch a rule diverge."""
+    from tqdm import tqdm
+
+    torch.manual_seed(seed)
+    model = nets.build(MLPConfig(tuple(sizes)))
+    hand = HandOptimizer(name, lr)
+    flat = flat_parameters(model)
+    history = History()
+    t0 = time.perf_counter()
+    for idx in tqdm(batches(len(x), batch_size, steps, seed), total=steps, desc=name,
+                    disable=not progress, file=sys.stdout, mininterval=2.0, ncols=90):
+        model.zero_grad()
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        (loss * loss_scale).backward()
+        history.losses.append(loss.item())
+        with np.errstate(over="ignore", invalid="ignore"):
+            flat = hand.step(flat, flat_gradients(model))
+        _load_flat(model, flat)
+    history.seconds = time.perf_counter() - t0
+    return history
+
+
+def _load_flat(model, flat: np.ndarray) -> None:
+    i = 0
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.from_numpy(flat[i:i + p.numel()]).view_as(p))
+            i += p.numel()
 
 
 def flat_parameters(model) -> np.ndarray:
