@@ -5,6 +5,10 @@
 #   make lab    open the notebooks in JupyterLab
 #   make clean  remove the built site and caches (keeps .venv)
 #
+# and two for the website's own checks:
+#   make browser     install Chromium (Debian/Ubuntu, apt) for the real-browser site test
+#   make site-check  build the book, then open every page of _build/html in Chromium
+#
 # Each target first makes sure .venv exists and has requirements.txt installed. That step
 # runs once per version of requirements.txt and pyproject.toml (a stamp file records it).
 
@@ -25,7 +29,7 @@ SETUP_STAMP := $(VENV)/.installed-$(REQUIREMENTS_HASH)
 SOURCE_FILES = $(shell find src -type f \( -name '*.py' -o -path '*/data/*' \) | LC_ALL=C sort)
 SOURCE_HASH = $(call hash,$(SOURCE_FILES) requirements.txt pyproject.toml)
 
-.PHONY: setup book test lab clean
+.PHONY: setup book test lab clean browser site-check
 
 setup: $(SETUP_STAMP)
 
@@ -45,8 +49,33 @@ book: setup
 	@echo "The book is built. Open it in a browser:"
 	@echo "    file://$(CURDIR)/_build/html/index.html"
 
-test: setup
+test: setup browser
 	$(TEST_COMMAND)
+
+# The site test (tests/site/) drives Debian's Chromium with the playwright package (never a
+# browser that playwright downloads). Installed with apt when missing; elsewhere (macOS, no
+# root) the test says how to point it at a Chrome or Chromium (CHROMIUM=/path/to/chrome).
+# The WenQuanYi font draws the glossary's Chinese (a headless Chromium has no CJK font).
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+browser:
+	@if command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	  :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing $(BROWSER_PACKAGES) for the site's browser test (apt-get)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    $(BROWSER_PACKAGES) >/dev/null || \
+	  echo "warning: could not install $(BROWSER_PACKAGES); tests/site/ will be skipped"; \
+	else \
+	  echo "note: no chromium and no apt-get: tests/site/ will be skipped (set CHROMIUM=...)"; \
+	fi
+
+# The browser test over the site `make book` just built (quicker than `make test`, which
+# builds a fresh site of its own). Screenshots go to _build/screenshots/.
+site-check: book browser
+	BIGCOMPUTE_SITE_HTML=$(CURDIR)/_build/html $(BIN)/python -m pytest tests/site -q
 
 # Jupyter refuses to run as root unless asked (containers often run as root).
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)

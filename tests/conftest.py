@@ -1,7 +1,9 @@
-"""Shared fixtures. `built_site` builds the website once per test session."""
+"""Shared fixtures. `built_site` builds the website once per test session; the build test
+(tests/test_site_build.py) and the browser test (tests/site/) share it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,14 +27,27 @@ class SiteBuild:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')}" for p in logs)
 
 
+# Set to a built site's html folder (`make site-check` sets it to _build/html) to test that
+# build instead of building a fresh one.
+REUSE_SITE_ENV = "BIGCOMPUTE_SITE_HTML"
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory) -> SiteBuild:
     """The book built as CI builds it: warnings are errors, nitpicky references, every
-    notebook executed afresh (a new output folder has an empty execution cache)."""
+    notebook executed afresh (a new output folder has an empty execution cache). Built
+    once per session, whichever test asks first."""
+    reuse = os.environ.get(REUSE_SITE_ENV)
+    if reuse:
+        html = Path(reuse).resolve()
+        if not (html / "index.html").is_file():
+            pytest.fail(f"{REUSE_SITE_ENV}={reuse} has no index.html; build it first "
+                        f"(make book)", pytrace=False)
+        return SiteBuild(0, f"reused the build in {html} ({REUSE_SITE_ENV})", html)
     out = tmp_path_factory.mktemp("site")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book), "build", "-W", "-n", "--keep-going", "--path-output",
                str(out), str(ROOT)]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+    result = subprocess.run(command, check=False, cwd=ROOT, capture_output=True, text=True,
                             timeout=SITE_BUILD_TIMEOUT_S)
     return SiteBuild(result.returncode, result.stdout + result.stderr, out / "_build" / "html")
