@@ -686,6 +686,85 @@ class _Box:
                     or other.y1 < self.y0)
 
 
+# ---------------------------------------------------------------- chapter 3.6: pipeline
+# schedules and the parallelism planner
+
+# One colour per part of a training step's time (parallel.StepTime's parts).
+STEP_TIME_COLOURS = {
+    "compute": "#4C72B0",
+    "tensor-parallel comm": "#DD8452",
+    "data-parallel comm": "#55A868",
+    "pipeline bubble": "#C44E52",
+}
+
+
+def pipeline_timeline_chart(ops, n_stages: int, *, title: str | None = None,
+                            width: float = 9.0):
+    """A Gantt chart of a simulated pipeline step (`simulate.simulate_pipeline`): one row per
+    stage (stage 0 on top), forward ops light and backward ops dark, labelled with their
+    micro-batch; white gaps are the bubble."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(width, 0.9 + 0.45 * n_stages))
+    for op in ops:
+        colour = "#8FB3E0" if op.kind == "F" else "#2F5F98"
+        ax.barh(op.stage, op.end - op.start, left=op.start, color=colour, edgecolor="white",
+                linewidth=0.8)
+        ax.text((op.start + op.end) / 2, op.stage, f"{op.kind}{op.microbatch}", ha="center",
+                va="center", fontsize=7, color="black" if op.kind == "F" else "white")
+    ax.set_yticks(range(n_stages), [f"stage {s}" for s in range(n_stages)])
+    ax.invert_yaxis()
+    ax.set_xlabel("time (forward of one micro-batch on one stage = 1)")
+    ax.spines[["top", "right"]].set_visible(False)
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def parallel_plan_chart(rows: list[dict], *, capacity_bytes: float, capacity_label: str = "",
+                        title: str | None = None, width: float = 10.0):
+    """Two panels, one row per plan (first on top): the step time split into its parts
+    (``STEP_TIME_COLOURS``: each row's "parts" dict, seconds) and the memory per device
+    (each row's "memory" bytes) against the device's capacity; plans that do not fit are
+    hatched. ``rows``: dicts with "label", "parts", "memory", "fits"."""
+    plt = _pyplot()
+    rows = rows[::-1]
+    labels = [r["label"] for r in rows]
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(width, 1.2 + 0.42 * len(rows)),
+                                     sharey=True, gridspec_kw={"width_ratios": [3, 2]})
+    left = [0.0] * len(rows)
+    for part, colour in STEP_TIME_COLOURS.items():
+        values = [r["parts"].get(part, 0.0) for r in rows]
+        ax_t.barh(labels, values, left=left, color=colour, label=part)
+        left = [a + b for a, b in zip(left, values)]
+    for y, total in enumerate(left):
+        ax_t.text(total, y, f" {units.format_seconds(total)}", va="center", fontsize=8)
+    ax_t.set_xlim(0, max(left) * 1.25)
+    ax_t.set_xlabel("seconds per training step")
+    ax_t.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncol=2, fontsize=8, frameon=False)
+    memory = [r["memory"] for r in rows]
+    ax_m.barh(labels, memory, color=["#8FA8C8" if r["fits"] else "#E8B4B4" for r in rows],
+              hatch=None)
+    for y, r in enumerate(rows):
+        if not r["fits"]:
+            ax_m.barh(y, r["memory"], color="none", edgecolor="#8a1f11", hatch="//")
+    ax_m.axvline(capacity_bytes, color="black", linestyle="--", linewidth=1.1)
+    ax_m.text(capacity_bytes, len(rows) - 0.4, f" {capacity_label}", fontsize=8, va="bottom")
+    top = max(memory + [capacity_bytes]) * 1.15
+    ax_m.set_xlim(0, top)
+    ax_m.xaxis.set_major_locator(_binary_bytes_locator(top))
+    ax_m.xaxis.set_major_formatter(_binary_bytes_formatter())
+    ax_m.set_xlabel("memory per device")
+    for ax in (ax_t, ax_m):
+        ax.spines[["top", "right"]].set_visible(False)
+    if title:
+        fig.suptitle(title, x=0.01, ha="left", fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
 # ---------------------------------------------------------------- chapter 8.5: data limits
 
 def data_limits_chart(budgets: list[float], tokens: list[float], *, stock: float,

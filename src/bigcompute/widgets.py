@@ -1478,6 +1478,128 @@ def faq_explorer(**settings) -> FAQExplorer:
     return FAQExplorer(**{**FAQ_DEFAULTS, **settings})
 
 
+# ---------------------------------------------------------------- 3.6 parallelism planner
+
+# LLaMA-2-13B trained on 4M-token batches of 4096-token sequences (Touvron et al. 2023b,
+# sec. 2.2: "global batch-size of 4M tokens"), i.e. 1024 sequences per step; 64 H100s.
+PLANNER_DEFAULTS = {"model": "llama2-13b", "device": "h100-sxm", "n_devices": 64,
+                    "global_batch": 1024, "seq": 4096, "micro_batch": 1, "zero_stage": 1,
+                    "recompute": "selective", "precision": "amp-bf16"}
+PLANNER_DEVICE_COUNTS = tuple(2**k for k in range(3, 15))  # 8 ... 16,384
+PLANNER_ROWS = 10
+
+
+def planner_options(settings: dict) -> list:
+    """`planner.plan_parallelism` for a planner setting (best first)."""
+    from .planner import plan_parallelism
+
+    return plan_parallelism(
+        settings["model"], settings["n_devices"], settings["global_batch"], settings["seq"],
+        settings["device"], micro_batch=settings["micro_batch"],
+        precision=settings["precision"], zero_stage=settings["zero_stage"],
+        recompute=RECOMPUTE_CHOICES.get(settings["recompute"], settings["recompute"]))
+
+
+def planner_summary_html(options: list, settings: dict, rows: int = PLANNER_ROWS) -> str:
+    """The verdict (the fastest plan that fits) and a table of the best ``rows`` plans."""
+    fitting = [o for o in options if o.fits]
+    if fitting:
+        best = fitting[0]
+        verdict = _verdict_html(True, (
+            f"Fastest plan that fits: {best.label} ({best.n_microbatches} micro-batches of "
+            f"{best.micro_batch}), {units.format_seconds(best.step.total_seconds)} per step, "
+            f"MFU {best.step.mfu:.0%}, {units.format_bytes(best.memory.total)} per device. "
+            f"{len(fitting)} of {len(options)} valid splits fit."))
+    else:
+        smallest = min(options, key=lambda o: o.memory.total)
+        verdict = _verdict_html(False, (
+            f"None of the {len(options)} valid splits fits in "
+            f"{units.format_bytes(smallest.capacity_bytes)}: the smallest needs "
+            f"{units.format_bytes(smallest.memory.total)} per device ({smallest.label}). "
+            "Try more devices, a higher ZeRO stage or full recomputation."))
+    head = ("plan", "micro-batches", "memory / device", "step", "TP comm", "DP comm",
+            "bubble", "MFU")
+    cells = "".join(f"<th style='padding:1px 8px;text-align:right'>{h}</th>" for h in head)
+    body = []
+    for o in options[:rows]:
+        colour = "" if o.fits else "color:#8a1f11"
+        values = (o.label, f"{o.n_microbatches:,}",
+                  units.format_bytes(o.memory.total) + ("" if o.fits else " (too big)"),
+                  units.format_seconds(o.step.total_seconds),
+                  units.format_seconds(o.step.tp_comm_seconds),
+                  units.format_seconds(o.step.dp_comm_seconds),
+                  f"{o.bubble_fraction:.1%}", f"{o.step.mfu:.0%}")
+        body.append("<tr>" + "".join(f"<td style='padding:1px 8px;text-align:right;{colour}'>"
+                                     f"{html.escape(v)}</td>" for v in values) + "</tr>")
+    note = ("<p style='margin:0.2em 0;font-size:90%'>Memory from memory.training_memory "
+            "(flash attention, sequence parallel with TP); time from parallel.step_time at 60% "
+            "of peak for the matmuls, TP inside a node on NVLink, DP across nodes at 50 GB/s "
+            "per GPU once the run spans more than one 8-GPU node. Bubble = (p-1)/(m+p-1).</p>")
+    return (verdict + f"<table class='bigcompute-summary'><tr>{cells}</tr>{''.join(body)}"
+            f"</table>" + note)
+
+
+def planner_chart(options: list, settings: dict, rows: int = PLANNER_ROWS):
+    """The best ``rows`` plans: step time by part and memory per device."""
+    from .hardware import device as get_device
+
+    dev = get_device(settings["device"])
+    data = [{"label": o.label, "fits": o.fits, "memory": o.memory.total,
+             "parts": {"compute": o.step.compute_seconds,
+                       "tensor-parallel comm": o.step.tp_comm_seconds,
+                       "data-parallel comm": o.step.dp_comm_seconds,
+                       "pipeline bubble": o.step.bubble_seconds}}
+            for o in options[:rows]]
+    title = (f"{settings['model']} on {settings['n_devices']:,} x {dev.name}: "
+             f"{settings['global_batch']:,} sequences of {settings['seq']:,} tokens per step")
+    return plots.parallel_plan_chart(
+        data, capacity_bytes=dev.memory_bytes,
+        capacity_label=f"{dev.name} ({units.format_bytes(dev.memory_bytes)})", title=title)
+
+
+class ParallelismPlanner(ControlsExplorer):
+    """N devices, a model and a batch -> every DP x TP x PP split, with memory per device,
+    communication time and the pipeline bubble (`planner.plan_parallelism`)."""
+
+    name = "Parallelism planner"
+
+    def __init__(self, **s):
+        from .hardware import devices
+
+        controls = {
+            "model": _dropdown("model", memory_explorer_models(), s["model"]),
+            "device": _dropdown("device", devices(), s["device"]),
+            "n_devices": _dropdown("devices", PLANNER_DEVICE_COUNTS, s["n_devices"]),
+            "global_batch": _int_text("global batch", s["global_batch"], 1, 1_000_000),
+            "seq": _dropdown("sequence", SEQ_CHOICES, s["seq"]),
+            "micro_batch": _dropdown("micro-batch", (1, 2, 4, 8, 16), s["micro_batch"]),
+            "zero_stage": _dropdown("ZeRO stage", (0, 1, 2, 3), s["zero_stage"]),
+            "recompute": _dropdown("recompute", tuple(RECOMPUTE_CHOICES), s["recompute"]),
+            "precision": _dropdown("precision", PRECISIONS, s["precision"]),
+        }
+        title = ("<b>Parallelism planner</b>: split a training run over N devices as data "
+                 "&times; tensor &times; pipeline parallel. Global batch in sequences.")
+        super().__init__(controls, title)
+
+    def render(self, settings):
+        options = planner_options(settings)
+        return planner_summary_html(options, settings), planner_chart(options, settings)
+
+
+def parallelism_planner(**settings) -> ParallelismPlanner:
+    """The chapter 3.6 planner, opening on `PLANNER_DEFAULTS` unless ``settings`` say
+    otherwise."""
+    _check_settings(settings, PLANNER_DEFAULTS)
+    return ParallelismPlanner(**{**PLANNER_DEFAULTS, **settings})
+
+
+def parallelism_plan_figure(**settings):
+    """The planner's static companion at the given settings (defaults: `PLANNER_DEFAULTS`)."""
+    _check_settings(settings, PLANNER_DEFAULTS)
+    s = {**PLANNER_DEFAULTS, **settings}
+    return planner_chart(planner_options(s), s)
+
+
 # ---------------------------------------------------------------- 1.2 trend explorer
 
 # All domains and the dataset's full span: the explorer opens on the fit the chapter makes.
