@@ -86,3 +86,10 @@ lab: setup
 clean:
 	rm -rf _build .pytest_cache .hypothesis
 	find . -path ./.venv -prune -o -type d \( -name __pycache__ -o -name .ipynb_checkpoints \) -print | xargs rm -rf
+
+# The website for a class, without solutions (book/instructor_guide.md): a copy of the book
+# whose exercises notebooks are their student versions, built into _build/students/_build/html.
+# The coursework commands themselves: python -m bigcompute.course release CH | grade DIR | list
+.PHONY: book-students
+book-students: setup
+	$(BIN)/python -m bigcompute.course site
