@@ -25,6 +25,7 @@ See book/instructor_guide.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import csv
 import fnmatch
@@ -34,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +49,18 @@ CELL_TIMEOUT_S = 120  # per cell when autograding (nbgrader's default is 30 s)
 # copied into the staging tree of the student site: everything but these
 _NOT_STAGED = (".git", ".venv", "_build", "__pycache__", ".pytest_cache", ".hypothesis",
                ".ipynb_checkpoints", ".jupyter_cache", "*.egg-info", ".ruff_cache")
+
+
+NBGRADER_CONFIG = f'''"""nbgrader settings of this course folder, written by bigcompute.course.
+
+Run nbgrader's own commands (and JupyterLab's Formgrader, for the questions graded by hand)
+from this folder; the grades are in gradebook.db beside this file. See the book's instructor
+guide (appendix E) for a shared JupyterHub, where an exchange and a course_id are added.
+"""
+
+c = get_config()  # noqa: F821 (nbgrader defines it)
+c.Execute.timeout = {CELL_TIMEOUT_S}  # seconds per cell when autograding
+'''
 
 
 # ------------------------------------------------------------------ where things are
@@ -118,7 +132,8 @@ def exercise_of(grade_id: str) -> str:
 
 def solution_texts(nb) -> list[str]:
     """What must never reach a student: the code between the solution delimiters, whole
-    markdown answers, and hidden tests. One entry per non-blank line."""
+    markdown answers, and hidden tests. One entry per line (leaving out lines too short or
+    too common to identify anything: fences, directive options, brackets)."""
     texts = []
     for cell in nb.cells:
         inside = False
@@ -127,9 +142,17 @@ def solution_texts(nb) -> list[str]:
                 inside = True
             elif "### END SOLUTION" in line or "### END HIDDEN TESTS" in line:
                 inside = False
-            elif (inside or (is_solution(cell) and cell.cell_type == "markdown")) and line.strip():
+            elif (inside or (is_solution(cell) and cell.cell_type == "markdown")) \
+                    and _distinctive(line):
                 texts.append(line.strip())
     return texts
+
+
+def _distinctive(line: str) -> bool:
+    """A line worth looking for: words, not a fence, a directive option or a bracket."""
+    line = line.strip()
+    return (len(line) >= 6 and re.search("[A-Za-z]", line) is not None
+            and not line.startswith(("```", ":")))
 
 
 def student_notebook(nb) -> nbformat.NotebookNode:
@@ -186,6 +209,9 @@ def release(chapter: int, course_dir: Path | str = DEFAULT_COURSE_DIR,
     aid = assignment_id(chapter)
     source = course_dir / "source" / aid
     source.mkdir(parents=True, exist_ok=True)
+    config = course_dir / "nbgrader_config.py"
+    if not config.exists():  # for nbgrader's own commands and formgrader, run in course_dir
+        config.write_text(NBGRADER_CONFIG)
     shutil.copy2(source_nb, source / source_nb.name)
     _check(_api(course_dir).generate_assignment(aid, force=True, create=True),
            f"generate_assignment {aid}")
@@ -262,20 +288,15 @@ def grade(submissions: Path | str, chapter: int | None = None,
         release(chapter, course_dir, root)
     api = _api(course_dir)
     for student, path in found.items():
-        target = course_dir / "submitted" / student / aid
-        if target.exists():
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
-        shutil.copy2(path, target / nb_name)
-        _check(api.autograde(aid, student, force=True, create=True), f"autograde {student}")
-        if feedback:
-            _check(api.generate_feedback(aid, student, force=True),
-                   f"generate_feedback {student}")
+        with _quiet_sqlalchemy():
+            _autograde(api, aid, student, path, course_dir / "submitted" / student / aid,
+                       nb_name, feedback)
+
 
     report = GradeReport(chapter, Path(csv_path or course_dir / f"grades-{aid}.csv"))
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb, _quiet_sqlalchemy():
         for student in found:
             notebook = gb.find_submission_notebook(Path(nb_name).stem, aid, student)
             by_exercise: dict[str, float | None] = {}
@@ -300,6 +321,26 @@ def grade(submissions: Path | str, chapter: int | None = None,
     return report
 
 
+def _autograde(api, aid: str, student: str, path: Path, target: Path, nb_name: str,
+               feedback: bool) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    shutil.copy2(path, target / nb_name)
+    _check(api.autograde(aid, student, force=True, create=True), f"autograde {student}")
+    if feedback:
+        _check(api.generate_feedback(aid, student, force=True), f"generate_feedback {student}")
+
+
+@contextlib.contextmanager
+def _quiet_sqlalchemy():
+    """nbgrader 0.9.6 with SQLAlchemy 2 warns "object not in session" for every submission;
+    the grades are stored all the same (tests/test_coursework.py checks them)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not in session.*")
+        yield
+
+
 def _write_csv(report: GradeReport) -> None:
     exercises = list(report.students[0].by_exercise) if report.students else []
     report.csv.parent.mkdir(parents=True, exist_ok=True)
@@ -317,18 +358,24 @@ def _write_csv(report: GradeReport) -> None:
 
 # ------------------------------------------------------------------ the site for students
 
+def copy_book(root: Path, dest: Path) -> Path:
+    """Copy the book's source tree to ``dest`` (replaced if it exists), without version
+    control, virtual environment, build outputs and caches."""
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(root, dest, symlinks=True, ignore=lambda d, names: [
+        n for n in names if any(fnmatch.fnmatch(n, pat) for pat in _NOT_STAGED)])
+    return dest
+
+
 def stage_student_book(stage: Path, root: Path | None = None, toc: Path | None = None) -> Path:
     """Copy the book's sources to ``stage`` with every exercises notebook replaced by its
     student version, and a configuration that does not execute those notebooks (their
     answers are stubs that raise NotImplementedError). ``toc`` replaces _toc.yml."""
     import yaml
 
-    root = repo_root() if root is None else Path(root)
-    stage = Path(stage)
-    if stage.exists():
-        shutil.rmtree(stage)
-    shutil.copytree(root, stage, ignore=lambda d, names: [
-        n for n in names if any(fnmatch.fnmatch(n, pat) for pat in _NOT_STAGED)])
+    stage = copy_book(repo_root() if root is None else Path(root), stage)
     for path in (stage / "notebooks").glob(EXERCISES_GLOB):
         nbformat.write(student_notebook(nbformat.read(path, as_version=4)), path)
     config_path = stage / "_config.yml"
@@ -350,7 +397,7 @@ def student_site(out: Path | str = DEFAULT_SITE_DIR, root: Path | None = None,
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book), "build", *(["-W", "-n", "--keep-going"] if strict else []),
                "--path-output", str(out), str(stage)]
-    result = subprocess.run(command, cwd=stage, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=stage, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"jupyter-book build failed (exit {result.returncode}):\n"
                            + "\n".join((result.stdout + result.stderr).splitlines()[-60:]))

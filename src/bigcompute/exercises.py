@@ -19,8 +19,15 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["check_number", "check_close", "check_between", "check_equal", "check_choice",
-           "check_true", "relative_error"]
+__all__ = [
+    "check_between",
+    "check_choice",
+    "check_close",
+    "check_equal",
+    "check_number",
+    "check_true",
+    "relative_error",
+]
 
 
 def _describe(value) -> str:
@@ -89,8 +96,10 @@ def check_close(name: str, value, expected: float, rel: float = 1e-6, abs: float
         return
     off = relative_error(value, expected)
     how_far = f" ({off:+.0%})" if expected and math.isfinite(off) and off > -10 else ""
-    if expected and value and (value / expected >= 10 or value / expected <= 0.1):
-        how_far = f" ({value / expected:.3g}x the expected value)"
+    ratio = value / expected if expected else 0.0
+    if ratio >= 10 or 0 < ratio <= 0.1 or ratio <= -10:
+        shown = f"{ratio:,.0f}" if 10 <= math.fabs(ratio) < 1e6 else f"{ratio:.3g}"
+        how_far = f" ({shown}x the expected value)"
     raise AssertionError(
         f"{name}: expected {_fmt(expected, unit)} ({_tolerance(rel, abs, unit)}), got "
         f"{_fmt(value, unit)}{how_far}" + (f". Hint: {hint}" if hint else ""))
