@@ -54,10 +54,11 @@ def test_ddp_gradients_equal_single_process_gradients(group, data):
     assert results[0]["grad_bytes"] == 4 * sum(g.numel() for g in reference.values())
 
 
-def test_ddp_rejects_a_batch_that_does_not_split_evenly(group, data):
+def test_ddp_rejects_a_batch_that_does_not_split_evenly(data):
+    # checked before any communication, so it can be called here, without workers
     x, y = data
-    with pytest.raises(distributed.WorkerError, match="divide evenly"):
-        group.run(distributed.ddp_gradients, SIZES, x[:63], y[:63])
+    with pytest.raises(ValueError, match="divide evenly"):
+        distributed.ddp_gradients(0, 2, SIZES, x[:63], y[:63])
 
 
 def test_tensor_parallel_mlp_equals_the_unsplit_layers(group):
