@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE_BUILD_TIMEOUT_S = 900
@@ -44,10 +46,24 @@ def built_site(tmp_path_factory) -> SiteBuild:
             pytest.fail(f"{REUSE_SITE_ENV}={reuse} has no index.html; build it first "
                         f"(make book)", pytrace=False)
         return SiteBuild(0, f"reused the build in {html} ({REUSE_SITE_ENV})", html)
-    out = tmp_path_factory.mktemp("site")
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    command = [str(jupyter_book), "build", "-W", "-n", "--keep-going", "--path-output",
-               str(out), str(ROOT)]
-    result = subprocess.run(command, check=False, cwd=ROOT, capture_output=True, text=True,
-                            timeout=SITE_BUILD_TIMEOUT_S)
-    return SiteBuild(result.returncode, result.stdout + result.stderr, out / "_build" / "html")
+    # Under pytest-xdist the workers share one build: the first to ask builds, the others
+    # wait on the lock and reuse it.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent  # this run's folder, all workers
+    else:
+        shared = tmp_path_factory.mktemp("shared")
+    with FileLock(str(shared / "site.lock")):
+        out = shared / "site"
+        record = out / "build.json"
+        if record.is_file():
+            saved = json.loads(record.read_text())
+            return SiteBuild(saved["returncode"], saved["log"], out / "_build" / "html")
+        out.mkdir(exist_ok=True)
+        jupyter_book = Path(sys.executable).parent / "jupyter-book"
+        command = [str(jupyter_book), "build", "-W", "-n", "--keep-going", "--path-output",
+                   str(out), str(ROOT)]
+        result = subprocess.run(command, check=False, cwd=ROOT, capture_output=True,
+                                text=True, timeout=SITE_BUILD_TIMEOUT_S)
+        log = result.stdout + result.stderr
+        record.write_text(json.dumps({"returncode": result.returncode, "log": log}))
+        return SiteBuild(result.returncode, log, out / "_build" / "html")
