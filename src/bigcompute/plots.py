@@ -924,3 +924,28 @@ def predicted_vs_measured_chart(rows: list[dict], quantities: dict[str, tuple[st
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def image_grid(images, labels=None, *, columns: int = 8, size: float = 1.1,
+               title: str | None = None):
+    """Greyscale images (n, 1, h, w) or (n, h, w) side by side, each titled with its label."""
+    import numpy as np
+
+    plt = _pyplot()
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[:, 0]
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.3),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(images[i], cmap="gray_r")
+            if labels is not None:
+                ax.set_title(str(int(labels[i])), fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
