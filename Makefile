@@ -17,7 +17,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 
 # The command CI runs (keep in step with README.md, "Testing").
-TEST_COMMAND := $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
+TEST_COMMAND := $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env tests notebooks
 
 # Hashes of files' names and contents (cksum is POSIX: Linux and macOS alike).
 hash = $(shell cksum $(1) 2>/dev/null | cksum | cut -d' ' -f1)
@@ -93,3 +93,9 @@ clean:
 .PHONY: book-students
 book-students: setup
 	$(BIN)/python -m bigcompute.course site
+
+# make bench  run the speed, accuracy and comparison benchmarks and time every notebook;
+#             writes benchmarks/results/*.json, *.md and SUMMARY.md (see benchmarks/README.md)
+.PHONY: bench
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
