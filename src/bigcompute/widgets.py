@@ -182,7 +182,7 @@ EXPLORER_DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8")
 # The catalogue's columns shown in the book's table, with their headings.
 _TABLE_COLUMNS = (
     ("name", "key"), ("full_name", "device"), ("year", "year"), ("kind", "kind"),
-    ("memory_gb", "memory (GB)"), ("memory_bandwidth_gbps", "bandwidth (GB/s)"),
+    ("memory_gib", "memory (GiB)"), ("memory_bandwidth_gbps", "bandwidth (GB/s)"),
     ("tdp_watts", "TDP (W)"), ("interconnect", "interconnect"),
     ("interconnect_gbps", "interconnect (GB/s, both ways)"), ("fp32_tflops", "fp32"),
     ("tf32_tflops", "tf32"), ("bf16_tflops", "bf16"), ("fp16_tflops", "fp16"),
