@@ -147,3 +147,12 @@ def test_moe_active_parameters_use_top_k_experts():
 def test_flops_refuse_sequences_beyond_learned_positions():
     with pytest.raises(ValueError, match="seq=65.*max_seq_len=64"):
         counts.flops(GPT, 1, 65)
+
+
+def test_t5_trains_with_full_recomputation():
+    from shapes import T5
+
+    module = nets.build(T5).set_recompute("full")
+    inputs = nets.example_inputs(T5, 1, 16)
+    measured = measure.count_flops(module, inputs, "train")
+    assert measured == counts.flops(T5, 1, 16, "train", recompute="full")

@@ -194,3 +194,9 @@ def test_amp_activations_include_autocast_copies(name, attention, recompute):
 def test_memory_refuses_sequences_beyond_learned_positions():
     with pytest.raises(ValueError, match="seq=65.*max_seq_len=64"):
         memory.training_memory(GPT, 1, 65)
+
+
+def test_training_memory_counts_autocast_weight_copies():
+    acts = memory.activation_bytes(GPT, 2, 16, "amp-bf16", "flash")
+    mem = memory.training_memory(GPT, 2, 16, "amp-bf16", attention="flash")
+    assert mem.activations + mem.logits == pytest.approx(acts.total)

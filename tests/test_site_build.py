@@ -3,6 +3,7 @@ there with its notebooks executed. Select with `pytest -m site`, skip with -m "n
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,22 @@ def test_every_toc_page_is_built(built_site, name):
         html = page.read_text()
         assert "cell_output" in html, f"{name}: the notebook was not executed (no outputs)"
         assert "Traceback" not in html, f"{name}: a cell raised during the build"
+
+
+def _browser_tests() -> dict:
+    """The browser test's names (tests/site/test_site_browser.py). Under pytest-xdist with
+    --dist loadfile a file's tests share one worker; collecting the browser test here puts it
+    on the worker that builds the site, instead of another worker waiting for the build."""
+    import importlib.util
+
+    path = ROOT / "tests" / "site" / "test_site_browser.py"
+    spec = importlib.util.spec_from_file_location("site_browser", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {k: v for k, v in vars(module).items()
+            if not k.startswith("__") and k not in ("pytestmark", "ROOT", "annotations")}
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    pytestmark = [pytest.mark.site, pytest.mark.timeout(1800)]
+    globals().update(_browser_tests())

@@ -352,7 +352,7 @@ def training_memory(cfg, batch: int, seq: int | None = None, precision: str = "a
     last_stage_too = pp == 1  # with pp > 1 the final norm and logits are on another device
     return TrainingMemory(weights=states.weights / shard[3], grads=states.grads / shard[2],
                           optimizer=states.optimizer / shard[1],
-                          activations=acts.inputs + per_stage
+                          activations=acts.inputs + per_stage + acts.weight_copies
                           + (acts.final if last_stage_too else 0.0),
                           logits=acts.loss if last_stage_too else 0.0)
 

@@ -231,7 +231,9 @@ class Stack(nn.Module):
             bias = self._relative_bias(x.shape[1], offset + x.shape[1], offset, x.device)
         for i, layer in enumerate(self.layers):
             if self.recompute_layers and torch.is_grad_enabled():
-                x = checkpoint(lambda h, m, lyr=layer: lyr(h, m, rope, bias), x, memory,
+                # the shared position bias goes in as an input, so its graph is not
+                # backpropagated once per recomputed layer
+                x = checkpoint(lambda h, m, b, lyr=layer: lyr(h, m, rope, b), x, memory, bias,
                                use_reentrant=True)
             else:
                 x = layer(x, memory, rope, bias, cache, i)
