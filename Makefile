@@ -17,7 +17,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 
 # The command CI runs (keep in step with README.md, "Testing").
-TEST_COMMAND := $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env tests notebooks
+TEST_COMMAND := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env tests notebooks
 
 # Hashes of files' names and contents (cksum is POSIX: Linux and macOS alike).
 hash = $(shell cksum $(1) 2>/dev/null | cksum | cut -d' ' -f1)
