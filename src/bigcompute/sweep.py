@@ -151,7 +151,7 @@ def _evaluate(grid, batch, seq, precision, optimizer, attention, recompute) -> d
     forward, backward = _flop_sums(terms, recompute)
     acts = memory.activation_bytes(grid, batch, seq, precision, attention, recompute)
     states = memory.model_state_bytes(params, precision, optimizer)
-    # memory.training_memory with dp = tp = pp = 1: all states, inputs, layers, final, logits
-    on_device = acts.inputs + acts.layers + acts.final + acts.loss
+    # memory.training_memory with dp = tp = pp = 1: all states and everything autograd saves
+    on_device = acts.total
     return {"params": params, "forward_flops": forward, "train_flops": forward + backward,
             "activation_bytes": acts.total, "memory_bytes": states.total + on_device}
