@@ -68,3 +68,12 @@ def test_other_configs_validate():
         MLPConfig((10,))
     with pytest.raises(ValueError, match="input_size"):
         LSTMConfig(hidden_size=8)
+
+
+def test_an_lstm_estimate_needs_a_sequence_length():
+    import bigcompute as bc
+
+    lstm = LSTMConfig(hidden_size=16, vocab_size=20, embed_dim=8)
+    with pytest.raises(ValueError, match="seq=None.*sequence length for a LSTMConfig"):
+        bc.estimate_training(lstm, 1e9, "h100-sxm")
+    assert bc.estimate_training(lstm, 1e9, "h100-sxm", seq=64).flops > 0

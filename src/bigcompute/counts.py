@@ -336,7 +336,11 @@ def flop_terms(cfg: TransformerConfig, batch: int, seq: int | None = None, *,
     return terms
 
 
-def default_seq(cfg: TransformerConfig) -> int:
+def default_seq(cfg) -> int:
+    """The sequence a model is sized for: its context (or its patches); other models have
+    none, so a sequence length must be given."""
+    if not isinstance(cfg, TransformerConfig):
+        fail("seq", None, f"a sequence length for a {type(cfg).__name__} (it has no context)")
     return cfg.n_patches + 1 if cfg.frontend == "patches" else cfg.max_seq_len
 
 
