@@ -28,6 +28,13 @@ def _pyplot():
     return plt
 
 
+def _finish(fig):
+    """Lay out a finished figure and close it: it is returned, not shown twice."""
+    fig.tight_layout()
+    _pyplot().close(fig)
+    return fig
+
+
 # ---------------------------------------------------------------- data for the charts
 
 def parameter_breakdown(cfg: TransformerConfig) -> dict[str, int]:
@@ -78,9 +85,7 @@ def parameter_breakdown_chart(breakdowns: dict[str, dict[str, int]], *, width: f
         ax.xaxis.set_major_formatter(_count_formatter())
         ax.spines[["top", "right"]].set_visible(False)
     axes[-1, 0].set_xlabel("parameters")
-    fig.tight_layout()
-    plt.close(fig)  # returned, not shown twice
-    return fig
+    return _finish(fig)
 
 
 def parameter_scaling_chart(lines: dict[str, tuple[list[float], list[float]]], *,
@@ -112,9 +117,7 @@ def parameter_scaling_chart(lines: dict[str, tuple[list[float], list[float]]], *
     ax.legend(loc="upper left", fontsize=9)
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def share(part: float, total: float) -> str:
@@ -221,9 +224,7 @@ def roofline_chart(roofs: dict[str, tuple[float, float]], points=None, *, bands=
     ax.legend(loc="lower right", fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def device_metrics(dev, dtype: str) -> dict[str, float | None]:
@@ -284,9 +285,7 @@ def device_comparison_chart(devices, dtype: str, *, width: float = 10.0):
         ax.spines[["top", "right", "bottom"]].set_visible(False)
         if j:
             ax.tick_params(left=False)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def log_bars_chart(panels: dict[str, dict[str, float]], *, formats=None, width: float = 9.0,
@@ -316,9 +315,7 @@ def log_bars_chart(panels: dict[str, dict[str, float]], *, formats=None, width: 
             ax.tick_params(left=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def year_trend_chart(series: dict[str, list[tuple[float, float, str]]], *, ylabel: str,
@@ -368,9 +365,7 @@ def year_trend_chart(series: dict[str, list[tuple[float, float, str]]], *, ylabe
     ax.legend(loc="upper left", fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def _intensity_formatter():
@@ -437,9 +432,7 @@ def memory_stack_chart(stacks: dict[str, dict[str, float]], *,
     ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncol=min(len(parts), 5), fontsize=8,
               frameon=False, title=title, title_fontsize=10, alignment="left")
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def ranked_bar_chart(values: dict[str, float], *, xlabel: str, highlight: str | None = None,
@@ -466,9 +459,7 @@ def ranked_bar_chart(values: dict[str, float], *, xlabel: str, highlight: str | 
     ax.spines[["top", "right"]].set_visible(False)
     if title:
         ax.set_title(title, loc="left", fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def line_chart(lines: dict[str, tuple[list[float], list[float]]], *, xlabel: str,
@@ -497,9 +488,7 @@ def line_chart(lines: dict[str, tuple[list[float], list[float]]], *, xlabel: str
     ax.legend(fontsize=9)
     if title:
         ax.set_title(title, loc="left", fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def compute_optimal_chart(budgets: list[float],
@@ -533,9 +522,7 @@ def compute_optimal_chart(budgets: list[float],
     axes[0].legend(fontsize=8.5)
     if title:
         fig.suptitle(title, fontsize=10, x=0.01, ha="left")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def isoflop_chart(curves: dict[str, tuple[list[float], list[float]]],
@@ -557,9 +544,7 @@ def isoflop_chart(curves: dict[str, tuple[list[float], list[float]]],
     ax.legend(fontsize=8.5, title="compute budget", title_fontsize=8.5)
     if title:
         ax.set_title(title, loc="left", fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def _binary_bytes_formatter():
@@ -717,9 +702,7 @@ def pipeline_timeline_chart(ops, n_stages: int, *, title: str | None = None,
     ax.spines[["top", "right"]].set_visible(False)
     if title:
         ax.set_title(title, loc="left", fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def parallel_plan_chart(rows: list[dict], *, capacity_bytes: float, capacity_label: str = "",
@@ -760,9 +743,7 @@ def parallel_plan_chart(rows: list[dict], *, capacity_bytes: float, capacity_lab
         ax.spines[["top", "right"]].set_visible(False)
     if title:
         fig.suptitle(title, x=0.01, ha="left", fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 # ---------------------------------------------------------------- chapter 8.5: data limits
@@ -890,9 +871,7 @@ def training_curves_chart(runs, *, columns: int = 3, width: float = 10.5,
     for ax in list(axes.flat)[len(runs):]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def predicted_vs_measured_chart(rows: list[dict], quantities: dict[str, tuple[str, str]], *,
@@ -921,9 +900,7 @@ def predicted_vs_measured_chart(rows: list[dict], quantities: dict[str, tuple[st
     ax.spines[["top", "right"]].set_visible(False)
     if title:
         ax.set_title(title, loc="left", fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def image_grid(images, labels=None, *, columns: int = 8, size: float = 1.1,
@@ -946,6 +923,4 @@ def image_grid(images, labels=None, *, columns: int = 8, size: float = 1.1,
                 ax.set_title(str(int(labels[i])), fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)

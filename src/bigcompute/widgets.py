@@ -70,6 +70,19 @@ def head_hint(d_model: int, n_heads: int) -> str:
     return f"Try n_heads = {' or '.join(str(h) for h in [below, *above])}."
 
 
+def _snapshot(title: str, settings: str, result_html: str, chart, *, max_width: int = 760,
+              alt: str | None = None) -> str:
+    """The static HTML of an explorer: title, settings, result and chart image."""
+    image = ""
+    if chart.layout.display != "none" and chart.value:
+        data = base64.b64encode(chart.value).decode("ascii")
+        alt = alt or f"{title} at {settings}"
+        image = (f"<img alt='{html.escape(alt)}' "
+                 f"src='data:image/png;base64,{data}' style='max-width:{max_width}px'>")
+    return (f"<div class='bigcompute-explorer'><p><b>{html.escape(title)}</b> "
+            f"({html.escape(settings)})<br><i>{_SNAPSHOT_NOTE}</i></p>{result_html}{image}</div>")
+
+
 class Explorer(W.VBox):
     """A VBox whose rich display also offers a static HTML snapshot (see module docstring)."""
 
@@ -133,14 +146,8 @@ class ParameterExplorer(Explorer):
 
     def snapshot_html(self) -> str:
         settings = ", ".join(f"{k} = {v:,}" for k, v in self.settings().items())
-        image = ""
-        if self.chart.layout.display != "none" and self.chart.value:
-            data = base64.b64encode(self.chart.value).decode("ascii")
-            image = (f"<img alt='Where the parameters are at {html.escape(settings)}' "
-                     f"src='data:image/png;base64,{data}' style='max-width:620px'>")
-        return (f"<div class='bigcompute-explorer'>"
-                f"<p><b>Parameter explorer</b> ({html.escape(settings)})<br>"
-                f"<i>{_SNAPSHOT_NOTE}</i></p>{self.result.value}{image}</div>")
+        return _snapshot("Parameter explorer", settings, self.result.value, self.chart,
+                         max_width=620, alt=f"Where the parameters are at {settings}")
 
 
 def parameter_explorer(**settings) -> ParameterExplorer:
@@ -254,17 +261,6 @@ def device_comparison_html(devices, dtype: str) -> str:
     return table + "".join(errors)
 
 
-def _hw_snapshot(title: str, settings: str, result_html: str, chart) -> str:
-    """The static HTML of an explorer: title, settings, result and chart image."""
-    image = ""
-    if chart.layout.display != "none" and chart.value:
-        data = base64.b64encode(chart.value).decode("ascii")
-        image = (f"<img alt='{html.escape(title)} at {html.escape(settings)}' "
-                 f"src='data:image/png;base64,{data}' style='max-width:760px'>")
-    return (f"<div class='bigcompute-explorer'><p><b>{html.escape(title)}</b> "
-            f"({html.escape(settings)})<br><i>{_SNAPSHOT_NOTE}</i></p>{result_html}{image}</div>")
-
-
 class HardwareExplorer(Explorer):
     """Pick catalogue devices and a dtype; compare peak FLOP/s, memory, bandwidth, FLOP/s per
     watt and the ridge point. A device without a peak in that dtype shows why instead."""
@@ -314,7 +310,7 @@ class HardwareExplorer(Explorer):
 
     def snapshot_html(self) -> str:
         s = self.settings()
-        return _hw_snapshot("Hardware explorer", f"{', '.join(s['devices'])}; {s['dtype']}",
+        return _snapshot("Hardware explorer", f"{', '.join(s['devices'])}; {s['dtype']}",
                          self.result.value, self.chart)
 
 
@@ -482,7 +478,7 @@ class RooflineExplorer(Explorer):
         s = self.settings()
         settings = (f"{s['device']}, {s['dtype']}, m = {s['m']:,}, n = {s['n']:,}, "
                     f"k = {s['k']:,}")
-        return _hw_snapshot("Roofline explorer", settings, self.result.value, self.chart)
+        return _snapshot("Roofline explorer", settings, self.result.value, self.chart)
 
 
 def roofline_explorer(**settings) -> RooflineExplorer:
@@ -642,15 +638,7 @@ class ControlsExplorer(Explorer):
                          if not self.controls[k].disabled)
 
     def snapshot_html(self) -> str:
-        settings = self.settings_text()
-        image = ""
-        if self.chart.layout.display != "none" and self.chart.value:
-            data = base64.b64encode(self.chart.value).decode("ascii")
-            image = (f"<img alt='{html.escape(self.name)} at {html.escape(settings)}' "
-                     f"src='data:image/png;base64,{data}' style='max-width:760px'>")
-        return (f"<div class='bigcompute-explorer'>"
-                f"<p><b>{html.escape(self.name)}</b> ({html.escape(settings)})<br>"
-                f"<i>{_SNAPSHOT_NOTE}</i></p>{self.result.value}{image}</div>")
+        return _snapshot(self.name, self.settings_text(), self.result.value, self.chart)
 
 
 def _setting_text(value) -> str:
