@@ -100,20 +100,3 @@ def time_call(fn, repeats: int = 5, warmup: int = 1) -> Timing:
         times.append(time.perf_counter() - t0)
     times.sort()
     return Timing(times[len(times) // 2], times[0], repeats)
-
-
-def matmul_flops_per_second(n: int = 1024, dtype=torch.float32, repeats: int = 5) -> float:
-    """Achieved FLOP/s of an n x n x n matmul on this machine (2n^3 FLOPs per call)."""
-    g = torch.Generator().manual_seed(0)
-    a = torch.randn(n, n, generator=g).to(dtype)
-    b = torch.randn(n, n, generator=g).to(dtype)
-    t = time_call(lambda: a @ b, repeats=repeats)
-    return 2 * n**3 / t.min_seconds
-
-
-def copy_bytes_per_second(n_bytes: int = 256 * 2**20, repeats: int = 5) -> float:
-    """Achieved memory bandwidth of a large copy: it reads and writes n_bytes each."""
-    src = torch.ones(n_bytes // 4, dtype=torch.float32)
-    dst = torch.empty_like(src)
-    t = time_call(lambda: dst.copy_(src), repeats=repeats)
-    return 2 * n_bytes / t.min_seconds
