@@ -65,3 +65,23 @@ def test_notebooks_carry_the_current_cell_all_or_none():
              if not tool.is_current(nbformat.read(p, as_version=4), source)]
     assert not stale, ("these notebooks lack the current install cell; run "
                        "`python tools/add_colab_cell.py`:\n" + "\n".join(stale))
+
+
+def test_binder_installs_the_project_pins_with_the_cpu_build_of_torch():
+    """binder/requirements.txt = requirements.txt + PyTorch's CPU index; pip then prefers
+    2.13.0+cpu, which satisfies the project's exact torch pin and sorts above PyPI's 2.13.0."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    lines = [ln.split("#")[0].strip() for ln in
+             (ROOT / "binder" / "requirements.txt").read_text().splitlines()]
+    lines = [ln for ln in lines if ln]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    included = [ln.split(None, 1)[1] for ln in lines if ln.startswith("-r ")]
+    assert [(ROOT / "binder" / p).resolve() for p in included] == [ROOT / "requirements.txt"]
+    pins = [Requirement(ln) for ln in (ROOT / "requirements.txt").read_text().splitlines()
+            if ln.startswith("torch")]
+    assert [p.name for p in pins] == ["torch"]
+    (version,) = [s.version for s in pins[0].specifier]
+    cpu_build = Version(f"{version}+cpu")
+    assert pins[0].specifier.contains(cpu_build) and cpu_build > Version(version)
