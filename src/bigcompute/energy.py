@@ -15,8 +15,7 @@ including the host's share).
 
 from __future__ import annotations
 
-from .errors import fail
-from .timing import _check_finite_positive, _check_non_negative
+from .errors import check_finite_positive, check_non_negative, fail
 
 __all__ = [
     "PF_DAY_FLOPS", "energy_kwh", "co2_tonnes", "cost_dollars", "pf_days",
@@ -28,8 +27,8 @@ PF_DAY_FLOPS = 1e15 * 86_400  # one petaFLOP/s sustained for a day: 8.64e19 FLOP
 
 def device_hours(seconds: float, n_devices: int = 1) -> float:
     """Device-hours of ``n_devices`` busy for ``seconds``: seconds x n / 3600."""
-    _check_non_negative("seconds", seconds)
-    _check_finite_positive("n_devices", n_devices)
+    check_non_negative("seconds", seconds)
+    check_finite_positive("n_devices", n_devices)
     return seconds * n_devices / 3600.0
 
 
@@ -39,9 +38,9 @@ def energy_kwh(device_hours: float, power_watts: float, pue: float = 1.0) -> flo
     ``power_watts`` is per device (TDP or measured average); ``pue`` >= 1 adds the
     datacentre's cooling and power-delivery overhead.
     """
-    _check_non_negative("device_hours", device_hours)
-    _check_finite_positive("power_watts", power_watts)
-    _check_finite_positive("pue", pue)
+    check_non_negative("device_hours", device_hours)
+    check_finite_positive("power_watts", power_watts)
+    check_finite_positive("pue", pue)
     if pue < 1:
         fail("pue", pue, "a number >= 1 (total facility energy / IT energy)")
     return device_hours * power_watts / 1000.0 * pue
@@ -53,26 +52,26 @@ def co2_tonnes(energy_kwh: float, grid_kg_per_kwh: float) -> float:
     Grid intensity in kg CO2e per kWh: 0.057 France 2022 (BLOOM), 0.385 the US average used
     for LLaMA, 0.429 for GPT-3's datacentre (Patterson et al. 2021). 0 for carbon-free power.
     """
-    _check_non_negative("energy_kwh", energy_kwh)
-    _check_non_negative("grid_kg_per_kwh", grid_kg_per_kwh)
+    check_non_negative("energy_kwh", energy_kwh)
+    check_non_negative("grid_kg_per_kwh", grid_kg_per_kwh)
     return energy_kwh * grid_kg_per_kwh / 1000.0
 
 
 def cost_dollars(device_hours: float, price_per_device_hour: float) -> float:
     """Money for compute rented by the hour: device_hours x price_per_device_hour."""
-    _check_non_negative("device_hours", device_hours)
-    _check_non_negative("price_per_device_hour", price_per_device_hour)
+    check_non_negative("device_hours", device_hours)
+    check_non_negative("price_per_device_hour", price_per_device_hour)
     return device_hours * price_per_device_hour
 
 
 def pf_days(flops: float) -> float:
     """Compute in petaFLOP/s-days, the unit of Kaplan et al. (2020) and Brown et al. (2020):
     flops / (1e15 x 86400). GPT-3 175B: 3.14e23 FLOP = 3640 PF-days."""
-    _check_non_negative("flops", flops)
+    check_non_negative("flops", flops)
     return flops / PF_DAY_FLOPS
 
 
 def flops_from_pf_days(pf_days: float) -> float:
     """FLOPs in ``pf_days`` petaFLOP/s-days: pf_days x 8.64e19."""
-    _check_non_negative("pf_days", pf_days)
+    check_non_negative("pf_days", pf_days)
     return pf_days * PF_DAY_FLOPS

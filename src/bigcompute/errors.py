@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 
 
 def fail(name: str, value, allowed: str):
@@ -17,6 +18,19 @@ def check_positive_int(name: str, value) -> None:
 def check_positive(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         fail(name, value, "a positive number")
+
+
+def check_finite_positive(name: str, value) -> None:
+    check_positive(name, value)
+    if not math.isfinite(value):
+        fail(name, value, "a positive finite number")
+
+
+def check_non_negative(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        value >= 0 and math.isfinite(value)
+    ):
+        fail(name, value, "a non-negative finite number")
 
 
 def check_fraction(name: str, value) -> None:

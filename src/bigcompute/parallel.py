@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import check_choice, check_fraction, check_positive_int, fail
-from .timing import _check_finite_positive, _check_non_negative, _device
+from .errors import (check_choice, check_finite_positive, check_fraction,
+                     check_non_negative, check_positive_int, fail)
+from .timing import _device
 
 __all__ = [
     "ring_allreduce_time", "allgather_time", "reduce_scatter_time",
@@ -34,10 +35,10 @@ ZERO_STAGES = (0, 1, 2, 3)
 
 
 def _check_collective(n_bytes, n_devices, bandwidth_bytes_per_s, latency_s) -> None:
-    _check_non_negative("n_bytes", n_bytes)
+    check_non_negative("n_bytes", n_bytes)
     check_positive_int("n_devices", n_devices)
-    _check_finite_positive("bandwidth_bytes_per_s", bandwidth_bytes_per_s)
-    _check_non_negative("latency_s", latency_s)
+    check_finite_positive("bandwidth_bytes_per_s", bandwidth_bytes_per_s)
+    check_non_negative("latency_s", latency_s)
 
 
 def ring_allreduce_time(n_bytes: float, n_devices: int, bandwidth_bytes_per_s: float,
@@ -71,7 +72,7 @@ def reduce_scatter_time(n_bytes: float, n_devices: int, bandwidth_bytes_per_s: f
 def allreduce_bytes_per_device(n_bytes: float, n_devices: int) -> float:
     """Bytes each device sends in a ring all-reduce of an ``n_bytes`` buffer: 2(p-1)/p x n.
     (It receives as many.) Two devices: n each; many devices: nearly 2n each."""
-    _check_non_negative("n_bytes", n_bytes)
+    check_non_negative("n_bytes", n_bytes)
     check_positive_int("n_devices", n_devices)
     return 2 * (n_devices - 1) / n_devices * n_bytes
 
@@ -79,7 +80,7 @@ def allreduce_bytes_per_device(n_bytes: float, n_devices: int) -> float:
 def allgather_bytes_per_device(n_bytes: float, n_devices: int) -> float:
     """Bytes each device sends in a ring all-gather (or reduce-scatter) of an ``n_bytes``
     buffer: (p-1)/p x n."""
-    _check_non_negative("n_bytes", n_bytes)
+    check_non_negative("n_bytes", n_bytes)
     check_positive_int("n_devices", n_devices)
     return (n_devices - 1) / n_devices * n_bytes
 
@@ -131,8 +132,8 @@ def dp_communication_volume(n_params: float, bytes_per_param: float = 2,
     Psi = n_params x bytes_per_param (2 for 16-bit gradients). The exact ring figure has an
     extra (p-1)/p factor: see `allreduce_bytes_per_device`.
     """
-    _check_non_negative("n_params", n_params)
-    _check_finite_positive("bytes_per_param", bytes_per_param)
+    check_non_negative("n_params", n_params)
+    check_finite_positive("bytes_per_param", bytes_per_param)
     check_choice("zero_stage", zero_stage, ZERO_STAGES)
     psi = n_params * bytes_per_param
     return 3 * psi if zero_stage == 3 else 2 * psi
@@ -192,8 +193,8 @@ def step_time(train_flops: float, n_params: float, device, *, n_layers: int, d_m
     the device's bidirectional interconnect figure; pass the network bandwidth per device for
     data parallelism across nodes (InfiniBand: 25-50 GB/s), which is far lower than NVLink.
     """
-    _check_finite_positive("train_flops", train_flops)
-    _check_finite_positive("n_params", n_params)
+    check_finite_positive("train_flops", train_flops)
+    check_finite_positive("n_params", n_params)
     for name, value in (("n_layers", n_layers), ("d_model", d_model), ("seq_len", seq_len),
                         ("micro_batch_size", micro_batch_size),
                         ("n_microbatches", n_microbatches), ("dp", dp), ("tp", tp),
@@ -202,13 +203,13 @@ def step_time(train_flops: float, n_params: float, device, *, n_layers: int, d_m
     if pp > n_layers:
         fail("pp", pp, f"at most n_layers={n_layers} (each stage needs a layer)")
     check_fraction("compute_efficiency", compute_efficiency)
-    _check_finite_positive("grad_bytes_per_param", grad_bytes_per_param)
-    _check_finite_positive("activation_bytes", activation_bytes)
+    check_finite_positive("grad_bytes_per_param", grad_bytes_per_param)
+    check_finite_positive("activation_bytes", activation_bytes)
     check_choice("zero_stage", zero_stage, ZERO_STAGES)
-    _check_non_negative("dp_overlap", dp_overlap)
+    check_non_negative("dp_overlap", dp_overlap)
     if dp_overlap > 1:
         fail("dp_overlap", dp_overlap, "a fraction in [0, 1]")
-    _check_non_negative("latency_s", latency_s)
+    check_non_negative("latency_s", latency_s)
 
     dev = _device(device)
     one_way = (dev.interconnect_bytes_per_s or 0) / 2
@@ -219,7 +220,7 @@ def step_time(train_flops: float, n_params: float, device, *, n_layers: int, d_m
         if degree > 1 and not bw:
             fail(name, bw, f"a positive bandwidth (device {dev.name!r} lists no interconnect)")
         if degree > 1:
-            _check_finite_positive(name, bw)
+            check_finite_positive(name, bw)
 
     n_devices = dp * tp * pp
     peak = dev.peak_flops(dtype)

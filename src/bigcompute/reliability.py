@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from .timing import _check_finite_positive, _check_non_negative
+from .errors import check_finite_positive, check_non_negative
 
 __all__ = [
     "HOURS_PER_DAY", "failures_per_day", "job_mtbf_hours", "device_mtbf_hours",
@@ -46,16 +46,16 @@ HOURS_PER_DAY = 24.0
 def failures_per_day(n_devices: float, device_mtbf_hours: float) -> float:
     """Expected failures per day of a job on ``n_devices``, each failing on average once every
     ``device_mtbf_hours`` (independent, constant rate): n_devices x 24 / device_mtbf_hours."""
-    _check_finite_positive("n_devices", n_devices)
-    _check_finite_positive("device_mtbf_hours", device_mtbf_hours)
+    check_finite_positive("n_devices", n_devices)
+    check_finite_positive("device_mtbf_hours", device_mtbf_hours)
     return n_devices * HOURS_PER_DAY / device_mtbf_hours
 
 
 def job_mtbf_hours(n_devices: float, device_mtbf_hours: float) -> float:
     """Mean time between failures of the whole job: device_mtbf_hours / n_devices (the
     minimum of N exponential lifetimes is exponential with N times the rate)."""
-    _check_finite_positive("n_devices", n_devices)
-    _check_finite_positive("device_mtbf_hours", device_mtbf_hours)
+    check_finite_positive("n_devices", n_devices)
+    check_finite_positive("device_mtbf_hours", device_mtbf_hours)
     return device_mtbf_hours / n_devices
 
 
@@ -64,16 +64,16 @@ def device_mtbf_hours(n_failures: float, days: float, n_devices: float) -> float
     device-hours / failures = n_devices x days x 24 / n_failures. (Every interruption is
     charged to the devices, so this is the MTBF of a device *with its share* of hosts,
     network and software.)"""
-    _check_finite_positive("n_failures", n_failures)
-    _check_finite_positive("days", days)
-    _check_finite_positive("n_devices", n_devices)
+    check_finite_positive("n_failures", n_failures)
+    check_finite_positive("days", days)
+    check_finite_positive("n_devices", n_devices)
     return n_devices * days * HOURS_PER_DAY / n_failures
 
 
 def probability_no_failure(hours: float, n_devices: float, device_mtbf_hours: float) -> float:
     """Chance that a job on ``n_devices`` runs ``hours`` without any failure:
     exp(-hours x n_devices / device_mtbf_hours)."""
-    _check_non_negative("hours", hours)
+    check_non_negative("hours", hours)
     return math.exp(-hours / job_mtbf_hours(n_devices, device_mtbf_hours))
 
 
@@ -82,14 +82,14 @@ def probability_no_failure(hours: float, n_devices: float, device_mtbf_hours: fl
 def checkpoint_seconds(state_bytes: float, write_bytes_per_s: float) -> float:
     """Time to write a checkpoint of ``state_bytes`` at ``write_bytes_per_s`` of aggregate
     storage bandwidth (the job blocks while it writes, unless the save is asynchronous)."""
-    _check_non_negative("state_bytes", state_bytes)
-    _check_finite_positive("write_bytes_per_s", write_bytes_per_s)
+    check_non_negative("state_bytes", state_bytes)
+    check_finite_positive("write_bytes_per_s", write_bytes_per_s)
     return state_bytes / write_bytes_per_s
 
 
 def _check_times(checkpoint, mtbf):
-    _check_non_negative("checkpoint_seconds", checkpoint)
-    _check_finite_positive("mtbf_seconds", mtbf)
+    check_non_negative("checkpoint_seconds", checkpoint)
+    check_finite_positive("mtbf_seconds", mtbf)
 
 
 def young_interval(checkpoint_seconds: float, mtbf_seconds: float) -> float:
@@ -125,9 +125,9 @@ def expected_wall_time(work_seconds: float, interval_seconds: float, checkpoint_
 
     Failures may strike during work, checkpoint or restart; each costs the restart plus the
     work since the last checkpoint. As M grows it tends to work x (tau + delta) / tau."""
-    _check_non_negative("work_seconds", work_seconds)
-    _check_finite_positive("interval_seconds", interval_seconds)
-    _check_non_negative("restart_seconds", restart_seconds)
+    check_non_negative("work_seconds", work_seconds)
+    check_finite_positive("interval_seconds", interval_seconds)
+    check_non_negative("restart_seconds", restart_seconds)
     _check_times(checkpoint_seconds, mtbf_seconds)
     m = mtbf_seconds
     segment = m * math.exp(restart_seconds / m) * math.expm1(
@@ -152,8 +152,8 @@ def waste_fraction_first_order(interval_seconds: float, checkpoint_seconds: floa
 
     Minimised at tau = sqrt(2 delta M), where it is sqrt(2 delta / M) + R / M. Valid while
     tau, delta and R are small next to M; `goodput` is the exact model."""
-    _check_finite_positive("interval_seconds", interval_seconds)
-    _check_non_negative("restart_seconds", restart_seconds)
+    check_finite_positive("interval_seconds", interval_seconds)
+    check_non_negative("restart_seconds", restart_seconds)
     _check_times(checkpoint_seconds, mtbf_seconds)
     return (checkpoint_seconds / interval_seconds
             + (interval_seconds / 2.0 + restart_seconds) / mtbf_seconds)

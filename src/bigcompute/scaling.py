@@ -15,8 +15,7 @@ not across the two laws. Compute C = 6ND FLOPs (`counts.flops_6nd`).
 
 from __future__ import annotations
 
-from .errors import check_choice, fail
-from .timing import _check_finite_positive
+from .errors import check_choice, check_finite_positive, fail
 
 __all__ = [
     "KAPLAN", "CHINCHILLA", "CHINCHILLA_TOKENS_PER_PARAM", "CHINCHILLA_METHODS",
@@ -41,7 +40,7 @@ CHINCHILLA_METHODS = ("tokens_per_param", "approach3")
 
 
 def _positive(name, value):
-    _check_finite_positive(name, value)
+    check_finite_positive(name, value)
     return float(value)
 
 

@@ -16,7 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .errors import check_fraction, check_positive, check_positive_int, fail
+from .errors import (check_finite_positive, check_fraction, check_non_negative,
+                     check_positive_int, fail)
 
 __all__ = [
     "RooflineResult", "MatmulCost", "roofline_time", "matmul_cost", "training_time",
@@ -36,19 +37,6 @@ def _device(device):
     from . import hardware  # lazily: the catalogue is read on first use
 
     return hardware.device(device)
-
-
-def _check_non_negative(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-        value >= 0 and math.isfinite(value)
-    ):
-        fail(name, value, "a non-negative finite number")
-
-
-def _check_finite_positive(name: str, value) -> None:
-    check_positive(name, value)
-    if not math.isfinite(value):
-        fail(name, value, "a positive finite number")
 
 
 # ---------------------------------------------------------------- the roofline
@@ -102,8 +90,8 @@ def roofline_time(flops: float, bytes_moved: float, device, dtype: str = "bf16",
     ``compute_efficiency`` and ``bandwidth_efficiency`` (fractions in (0, 1]) scale the two
     roofs down to what a real kernel reaches; at 1.0 this is the ideal lower bound.
     """
-    _check_non_negative("flops", flops)
-    _check_non_negative("bytes_moved", bytes_moved)
+    check_non_negative("flops", flops)
+    check_non_negative("bytes_moved", bytes_moved)
     if flops == 0 and bytes_moved == 0:
         fail("flops", flops, "a positive number when bytes_moved is 0 (there is no work)")
     check_fraction("compute_efficiency", compute_efficiency)
@@ -128,7 +116,7 @@ def matmul_cost(m: int, n: int, k: int, dtype_bytes: float = 2) -> MatmulCost:
     """
     for name, value in (("m", m), ("n", n), ("k", k)):
         check_positive_int(name, value)
-    _check_finite_positive("dtype_bytes", dtype_bytes)
+    check_finite_positive("dtype_bytes", dtype_bytes)
     return MatmulCost(2 * m * n * k, (m * k + k * n + m * n) * dtype_bytes)
 
 
@@ -144,7 +132,7 @@ def training_time(flops: float, device, n_devices: int = 1, mfu: float = 0.4,
     ``mfu`` is the fraction of peak the run achieves on the FLOPs you count: the model FLOPs
     (6ND) for MFU; include recomputation in ``flops`` if ``mfu`` is a hardware utilisation.
     """
-    _check_finite_positive("flops", flops)
+    check_finite_positive("flops", flops)
     check_positive_int("n_devices", n_devices)
     check_fraction("mfu", mfu)
     return flops / (n_devices * _device(device).peak_flops(dtype) * mfu)
@@ -153,15 +141,15 @@ def training_time(flops: float, device, n_devices: int = 1, mfu: float = 0.4,
 def training_tokens_per_second(flops_per_token: float, device, n_devices: int = 1,
                                mfu: float = 0.4, dtype: str = "bf16") -> float:
     """Tokens per second at a given MFU: n_devices x peak x mfu / flops_per_token."""
-    _check_finite_positive("flops_per_token", flops_per_token)
+    check_finite_positive("flops_per_token", flops_per_token)
     check_positive_int("n_devices", n_devices)
     check_fraction("mfu", mfu)
     return n_devices * _device(device).peak_flops(dtype) * mfu / flops_per_token
 
 
 def _utilisation(tokens_per_s, flops_per_token, device, n_devices, dtype, what) -> float:
-    _check_finite_positive("tokens_per_s", tokens_per_s)
-    _check_finite_positive(what, flops_per_token)
+    check_finite_positive("tokens_per_s", tokens_per_s)
+    check_finite_positive(what, flops_per_token)
     check_positive_int("n_devices", n_devices)
     return tokens_per_s * flops_per_token / (n_devices * _device(device).peak_flops(dtype))
 
