@@ -105,22 +105,27 @@ class Activations:
         return self.inputs + self.layers + self.final + self.loss + self.weight_copies
 
 
-def _norm_bytes(cfg, tokens, r: Recipe) -> float:
-    """A norm saves its input and statistics, and its output is saved by the next matmul.
-    torch's RMSNorm computes in fp32 whatever the input: it keeps an fp32 copy of the input,
-    the normalised input and 1/rms."""
+def _norm_bytes(cfg, tokens, r: Recipe, output: bool = True) -> float:
+    """A norm saves its input and statistics, and its output is saved by the next matmul
+    (``output=False`` leaves that to the caller). torch's RMSNorm computes in fp32 whatever
+    the input: it keeps an fp32 copy of the input, the normalised input and 1/rms. Under
+    autocast a norm's output is fp32 and each matmul keeps its own 16-bit cast of it: the
+    one counted here is the first reader's."""
     d = cfg.d_model
+    out = tokens * d * r.activation if output else 0
     if cfg.norm == "rmsnorm":
-        return tokens * (2 * d * 4 + 4 + d * r.activation)
+        return tokens * (2 * d * 4 + 4) + out
     stats = 2 * tokens * (4 if r.wide_activation == 4 else r.wide_activation)
-    return tokens * d * (r.wide_activation + r.activation) + stats
+    return tokens * d * r.wide_activation + stats + out
 
 
 def _attention_core_bytes(cfg, batch, s_q, s_kv, causal, attention, recompute, e,
-                          tp=1, e_qk=None) -> float:
+                          tp=1, e_qk=None, e_softmax=0) -> float:
     """Saved by one attention: Q, K, V, scores/softmax or flash statistics, merged output.
     ``e_qk``: bytes of the rotated Q and K kept by a checkpoint (fp32 under autocast, as the
-    rotation multiplies by fp32 tables)."""
+    rotation multiplies by fp32 tables). ``e_softmax``: bytes of a separate wide softmax
+    output (under autocast an fp32 position bias promotes the scores to fp32: softmax keeps
+    fp32 probabilities and the matmul with V its own 16-bit cast of them)."""
     h, hkv, hd = cfg.n_heads / tp, cfg.n_kv_heads / tp, cfg.head_dim
     q = batch * s_q * h * hd * e
     kv = batch * s_kv * hkv * hd * e
@@ -132,24 +137,28 @@ def _attention_core_bytes(cfg, batch, s_q, s_kv, causal, attention, recompute, e
         lse = batch * h * s_q * 4
         return q + 2 * kv + q + lse + merged  # inputs, output, logsumexp
     kv_full = batch * s_kv * h * hd * e  # K and V repeated to every query head
-    scores = batch * h * s_q * s_kv * e
+    scores = batch * h * s_q * s_kv * (e + e_softmax)
     mask = s_q * s_kv if causal else 0
     return q + 2 * kv_full + scores + mask + merged
 
 
-def _mlp_bytes(cfg, tokens, e) -> float:
+def _mlp_bytes(cfg, tokens, r: Recipe) -> float:
     """Saved inside the MLP: up-projection output(s), activation output, product."""
-    f = cfg.d_ff
+    f, e = cfg.d_ff, r.activation
     per_token = {("relu", False): 1, ("gelu", False): 2, ("silu", False): 2,
                  ("relu", True): 3, ("gelu", True): 4, ("silu", True): 4}
     n = tokens * f * e * per_token[(cfg.activation, cfg.gated_mlp)]
     if not cfg.is_moe:
         return n
     # router: softmax output, top-k values and indices, their sum; per routed token: its
-    # gathered input, expert output and weighted output, its weight, two indices
+    # gathered input, expert output and weighted output, its weight, two indices. Under
+    # autocast the gathered rows are fp32 and each expert matmul (up, gate) keeps its own
+    # 16-bit cast; the weighted output is cast back to the fp32 stream before index_add.
     k, d = cfg.top_k, cfg.d_model
     router = tokens * (cfg.n_experts * e + k * e + k * INDEX_BYTES + e)
-    return k * n + router + tokens * k * (3 * d * e + e + 2 * INDEX_BYTES)
+    gathered = (2 if r.autocast and cfg.gated_mlp else 1) * d * e
+    routed = gathered + d * e + d * r.wide_activation + e + 2 * INDEX_BYTES
+    return k * n + router + tokens * k * routed
 
 
 def layer_activation_bytes(cfg: TransformerConfig, batch: int, seq: int, precision="fp32",
@@ -167,21 +176,43 @@ def layer_activation_bytes(cfg: TransformerConfig, batch: int, seq: int, precisi
     if recompute == "full":
         return tokens * cfg.d_model * r.wide_activation / shard
     # a relative-position bias needs the score matrix: that self-attention runs naive
-    self_attention = "naive" if cfg.positions == "relative" else attention
+    relative = cfg.positions == "relative"
+    self_attention = "naive" if relative else attention
     n = 2 * _norm_bytes(cfg, tokens, r) / shard
     if r.autocast:
-        # autocast casts a matmul's input per matmul: K and V (and the gate, and the router)
-        # each keep their own 16-bit copy of the normalised input
-        casts = 2 + (1 if cfg.gated_mlp else 0) + (1 if cfg.is_moe else 0)
+        # autocast casts a matmul's input per matmul: K and V (and a dense gated MLP's gate)
+        # each keep their own 16-bit copy of the normalised input; in a mixture of experts
+        # only the router reads it whole (the experts cast their gathered rows)
+        casts = 2 + (1 if cfg.gated_mlp and not cfg.is_moe else 0)
         n += casts * tokens * cfg.d_model * e / shard
     e_qk = r.wide_activation if r.autocast and cfg.positions == "rotary" else e
+    e_softmax = r.wide_activation if r.autocast and relative else 0
     n += _attention_core_bytes(cfg, batch, seq, seq, causal, self_attention, recompute, e, tp,
-                               e_qk)
+                               e_qk, e_softmax)
     if cross_seq:
         n += _norm_bytes(cfg, tokens, r) / shard
         n += _attention_core_bytes(cfg, batch, seq, cross_seq, False, attention, recompute,
                                    e, tp)
-    return n + _mlp_bytes(cfg, tokens, e) / tp
+    return n + _mlp_bytes(cfg, tokens, r) / tp
+
+
+def _stack_output_bytes(cfg, tokens, r: Recipe, kept, full) -> float:
+    """A stack's last hidden state, which its reader keeps as ``kept`` bytes. Pre-norm: the
+    final norm made it. Post-norm: the last block's second norm made it, and the block
+    counted one 16-bit copy of that norm's output (unless recomputed), which ``kept``
+    replaces."""
+    if not cfg.post_norm:
+        return _norm_bytes(cfg, tokens, r, output=False) + kept
+    return kept - (0 if full else tokens * cfg.d_model * r.activation)
+
+
+def _stack_input_bytes(cfg, tokens, r: Recipe, full, embedding_norm) -> float:
+    """A post-norm stack's first input, which its first block's Q, K and V read where a
+    pre-norm block's norm saves it; an embedding norm counts it as its output, and under
+    full recomputation the checkpoint keeps it."""
+    if not cfg.post_norm or full or embedding_norm:
+        return 0.0
+    return tokens * cfg.d_model * r.activation
 
 
 def activation_bytes(cfg: TransformerConfig, batch: int, seq: int | None = None,
@@ -190,8 +221,9 @@ def activation_bytes(cfg: TransformerConfig, batch: int, seq: int | None = None,
                      loss: bool = True) -> Activations:
     """Bytes autograd saves in one forward pass (plus the loss), by part.
 
-    Matches `measure.saved_activation_bytes` on `nets.build(cfg)` for fp32 and pure bf16;
-    for amp-* it models autocast (16-bit matmul outputs, fp32 residual stream and loss)."""
+    Equals `measure.saved_activation_bytes` on `nets.build(cfg)` in fp32, pure bf16 and
+    amp-bf16 (torch.autocast: 16-bit matmul inputs and outputs, each matmul's own cast of
+    its input, 16-bit weight copies; fp32 residual stream, norms and loss)."""
     from .counts import default_seq
 
     check_positive_int("batch", batch)
@@ -200,9 +232,13 @@ def activation_bytes(cfg: TransformerConfig, batch: int, seq: int | None = None,
     r = _recipe(precision)
     seq = default_seq(cfg) if seq is None else seq
     check_positive_int("seq", seq)
-    if cfg.frontend == "tokens" and cfg.positions == "learned" and seq > cfg.max_seq_len:
+    token_stacks = 0  # stacks whose input is token embeddings
+    if cfg.frontend == "tokens" or cfg.arch == "encoder-decoder":
+        token_stacks = 2 if cfg.arch == "encoder-decoder" and cfg.frontend == "tokens" else 1
+    if token_stacks and cfg.positions == "learned" and seq > cfg.max_seq_len:
         fail("seq", seq, f"at most max_seq_len={cfg.max_seq_len} with learned positions")
     e, d = r.activation, cfg.d_model
+    full = recompute == "full"
     tokens = batch * seq
     inputs, layers = 0.0, 0.0
     enc_seq = 0
@@ -213,34 +249,53 @@ def activation_bytes(cfg: TransformerConfig, batch: int, seq: int | None = None,
     elif cfg.frontend == "audio":
         enc_seq = cfg.encoder_seq_len
         inputs += batch * cfg.n_mels * 2 * enc_seq * e + batch * d * enc_seq * e * (2 * 2 + 1)
-    if cfg.frontend == "tokens" or cfg.arch == "encoder-decoder":
-        stacks = 2 if cfg.arch == "encoder-decoder" and cfg.frontend == "tokens" else 1
-        inputs += stacks * tokens * INDEX_BYTES
-        inputs += stacks * seq * INDEX_BYTES if cfg.positions == "learned" else 0
-        inputs += tokens * INDEX_BYTES if cfg.type_vocab_size else 0
-    if cfg.embedding_norm:
-        inputs += _norm_bytes(cfg, tokens, r)
-    if cfg.positions == "relative":  # bucket ids, and the bias itself when checkpointed with Q, K, V
+    inputs += token_stacks * tokens * INDEX_BYTES
+    inputs += token_stacks * seq * INDEX_BYTES if cfg.positions == "learned" else 0
+    inputs += token_stacks * tokens * INDEX_BYTES if cfg.type_vocab_size else 0
+    if cfg.embedding_norm:  # under full recomputation its output is the first block's input
+        inputs += token_stacks * _norm_bytes(cfg, tokens, r, output=not full)
+    if cfg.positions == "relative":
+        # bucket ids; the bias itself (fp32 under autocast: an embedding is not autocast)
+        # when it goes into a checkpoint with Q, K, V or with each block, once per stack
         per_stack = seq * seq * INDEX_BYTES
-        per_stack += cfg.n_heads * seq * seq * e if recompute == "selective" else 0
+        per_stack += cfg.n_heads * seq * seq * r.wide_activation if recompute else 0
         inputs += (2 if cfg.arch == "encoder-decoder" else 1) * per_stack
     kw = dict(precision=precision, attention=attention, recompute=recompute, tp=tp, sp=sp)
+    # what reads the last hidden state keeps: the LM head all of it; a pooler or classifier
+    # the first token, which without autocast is a view that keeps the whole tensor alive,
+    # and under autocast a 16-bit cast of that token alone
+    if cfg.has_lm_head:
+        kept = tokens * d * e
+    elif cfg.pooler or cfg.n_classes:
+        kept = (batch if r.autocast else tokens) * d * e
+    else:
+        kept = 0.0
+    final = 0.0
     if cfg.arch == "encoder-decoder":
         enc_seq = enc_seq or seq
+        enc_tokens = batch * enc_seq
         layers += cfg.n_encoder_layers * layer_activation_bytes(cfg, batch, enc_seq,
                                                                 causal=False, **kw)
         layers += cfg.n_layers * layer_activation_bytes(cfg, batch, seq, cross_seq=enc_seq,
                                                         causal=True, **kw)
-        final = _norm_bytes(cfg, batch * enc_seq, r)  # encoder output, read by cross-attention
+        # the encoder's output, read by every cross-attention's K and V: one tensor, kept
+        # once by the checkpoints under full recomputation (fp32 under autocast); otherwise
+        # under autocast each of those 2 x layers matmuls keeps its own 16-bit cast
+        readers = 1 if not r.autocast else 2 * cfg.n_layers
+        enc_output = enc_tokens * d * (r.wide_activation if full else readers * e)
+        final += _stack_output_bytes(cfg, enc_tokens, r, enc_output, full)
+        inputs += _stack_input_bytes(cfg, enc_tokens, r, full,
+                                     cfg.embedding_norm and cfg.frontend == "tokens")
     else:
         layers += cfg.n_layers * layer_activation_bytes(cfg, batch, seq, **kw)
-        final = 0.0
-    final += 0 if cfg.post_norm else _norm_bytes(cfg, tokens, r)
-    if cfg.pooler:
+    final += _stack_output_bytes(cfg, tokens, r, kept, full)
+    inputs += _stack_input_bytes(cfg, tokens, r, full, cfg.embedding_norm and token_stacks > 0)
+    if cfg.pooler:  # tanh's output
         final += batch * d * e
     loss_bytes = 0.0
     if cfg.has_lm_head and loss:
-        loss_bytes = tokens * cfg.vocab_size * r.wide_activation / tp + tokens * INDEX_BYTES + 4
+        loss_bytes = tokens * cfg.vocab_size * r.wide_activation / tp + tokens * INDEX_BYTES
+        loss_bytes += r.wide_activation  # the loss itself
     copies = 0.0
     if r.autocast:  # the weight copies are cached for the backward; recomputed blocks' are not
         from .counts import matmul_weight_params
