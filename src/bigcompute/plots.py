@@ -7,6 +7,9 @@ in a notebook the figure is shown as the cell's result.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 from . import counts, units
 from .configs import RELATIVE_BUCKETS, TransformerConfig
 from .errors import fail
@@ -28,11 +31,263 @@ def _pyplot():
     return plt
 
 
+# ---------------------------------------------------------------- where a chart is drawn
+#
+# A chart function draws on `_subplots` and ends with `_finish` (or `_layout`, then `_close`).
+# Called directly (a notebook's static figure) that is a new pyplot figure, laid out with
+# tight_layout. Inside `WidgetFigure.redraw` it is the explorer's own figure, cleared and drawn
+# again: the same chart code, one figure per explorer, laid out by the `WidgetFigure`.
+
+# The WidgetFigure being redrawn, if any (a ContextVar: set only inside `redraw`).
+_REDRAWING = contextvars.ContextVar("bigcompute_plots_redrawing", default=None)
+
+
+def _subplots(nrows: int = 1, ncols: int = 1, *, figsize, **kwargs):
+    """(figure, axes) as ``pyplot.subplots`` returns them: a new pyplot figure, or the figure
+    of the `WidgetFigure` being redrawn, cleared and resized."""
+    target = _REDRAWING.get()
+    if target is None:
+        return _pyplot().subplots(nrows, ncols, figsize=figsize, **kwargs)
+    return target._subplots(nrows, ncols, figsize, kwargs)
+
+
+def _layout(fig) -> None:
+    """Place the axes so that no label is clipped: tight_layout for a figure of its own, the
+    `WidgetFigure`'s layout for an explorer's."""
+    target = _REDRAWING.get()
+    if target is not None and target.figure is fig:
+        target._layout()
+    else:
+        fig.tight_layout()
+
+
+def _close(fig) -> None:
+    """Let pyplot forget a finished figure: it is returned, not shown twice. (An explorer's
+    figure was never pyplot's.)"""
+    target = _REDRAWING.get()
+    if target is None or target.figure is not fig:
+        _pyplot().close(fig)
+
+
 def _finish(fig):
-    """Lay out a finished figure and close it: it is returned, not shown twice."""
-    fig.tight_layout()
-    _pyplot().close(fig)
+    """Lay out a finished figure and close it."""
+    _layout(fig)
+    _close(fig)
     return fig
+
+
+class WidgetFigure:
+    """The one matplotlib figure an explorer keeps and redraws at every update.
+
+    ``with wf.redraw(): plots.some_chart(...)`` makes the chart function draw on this figure
+    instead of a new one, and `png` renders it once. What a new figure per update cost, and
+    what this keeps instead:
+
+    * the axes and their Tick objects (a log axis has dozens; making them was most of the
+      cost of new axes): the axes are cleared, not remade, while the grid stays the same;
+    * the Agg renderer, and with it matplotlib's caches of text extents and math text, which
+      are kept per renderer and dpi (the figure is laid out and drawn at its own dpi);
+    * the layout: tight_layout runs when the grid or size changes and when the last render
+      shows that the content no longer fits, not at every update. A render is checked from
+      its pixels: content closer than half the layout's padding to an edge of the figure or
+      to the gap between two panels (a label about to be clipped or to overlap) has the
+      figure laid out again and redrawn. Content wider than the figure (a long title) widens
+      it, as ``bbox_inches="tight"`` did;
+    * the second render of ``savefig(bbox_inches="tight")``: the PNG is cropped to what was
+      drawn, plus `CROP_PAD_INCHES`, from the one render.
+
+    ``renders`` counts the renders (canvas draws) made: one per update unless the layout had
+    to be redone.
+    """
+
+    # matplotlib's tight_layout padding (a fraction of the font size) and savefig's pad_inches
+    LAYOUT_PAD = 1.08
+    CROP_PAD_INCHES = 0.1
+
+    def __init__(self, dpi: float = 80):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(dpi=dpi)
+        FigureCanvasAgg(self.figure)
+        self.renders = 0
+        self._grid = self._axes = self._axes_list = self._size = None
+        self._laid_out = False
+        self._reference = None  # the clearances right after the last layout
+
+    @contextlib.contextmanager
+    def redraw(self):
+        """Chart functions called inside draw on this figure; yields the figure."""
+        token = _REDRAWING.set(self)
+        try:
+            yield self.figure
+        finally:
+            _REDRAWING.reset(token)
+
+    def png(self) -> bytes:
+        """The figure as PNG bytes, cropped to what is drawn: one render (two when the layout
+        had to be redone)."""
+        import io
+
+        import numpy as np
+        from PIL import Image
+
+        pixels, box = self._render()
+        if self._reference is not None and not self._fits(pixels, box):
+            self._fit()
+            pixels, box = self._render()
+        if self._reference is None:  # just laid out: what this layout leaves clear
+            self._reference = self._clearances(pixels, box)
+        top, bottom, left, right = box
+        pad = round(self.CROP_PAD_INCHES * self.figure.dpi)
+        height, width = pixels.shape[:2]
+        crop = pixels[max(top - pad, 0):min(bottom + pad, height),
+                      max(left - pad, 0):min(right + pad, width)]
+        if self.figure.get_facecolor()[3] == 1:  # opaque: the alpha channel says nothing
+            crop = np.ascontiguousarray(crop[..., :3])
+        buffer = io.BytesIO()
+        # zlib level 3: as small as the default 6 for these flat-coloured charts, faster
+        Image.fromarray(crop).save(buffer, format="png", compress_level=3)
+        return buffer.getvalue()
+
+    def _render(self):
+        """Draw the canvas: its RGBA pixels and the box (top, bottom, left, right; bottom and
+        right exclusive) of those that are not the figure's background."""
+        import numpy as np
+        from matplotlib.colors import to_rgba
+
+        self.figure.canvas.draw()
+        self.renders += 1
+        pixels = np.asarray(self.figure.canvas.buffer_rgba())
+        background = np.round(np.array(to_rgba(self.figure.get_facecolor())) * 255)
+        # compare whole RGBA pixels at once, as 32-bit words
+        self._ink = (pixels.view(np.uint32)[..., 0]
+                     != background.astype(np.uint8).view(np.uint32)[0])
+        rows, cols = np.flatnonzero(self._ink.any(axis=1)), np.flatnonzero(self._ink.any(axis=0))
+        if not len(rows):
+            return pixels, (0, pixels.shape[0], 0, pixels.shape[1])
+        return pixels, (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
+
+    def _min_gap_pixels(self) -> float:
+        """Half the layout's padding, in pixels: how close content may come to an edge or
+        to the gap between two panels before the figure is laid out again."""
+        from matplotlib import rcParams
+        from matplotlib.font_manager import FontProperties
+
+        size = FontProperties(size=rcParams["font.size"]).get_size_in_points()
+        return self.LAYOUT_PAD * size / 72 * self.figure.dpi / 2
+
+    def _clearances(self, pixels, box) -> list[int]:
+        """Empty pixels between the content and each edge of the figure, then the widest
+        empty run between each two neighbouring panels."""
+        height, width = pixels.shape[:2]
+        top, bottom, left, right = box
+        return [top, height - bottom, left, width - right,
+                *self._gutter_runs(height, width)]
+
+    def _fits(self, pixels, box) -> bool:
+        """Whether the last render keeps as clear of the figure's edges and of the gaps
+        between panels as the layout left it, or at least half the layout's padding."""
+        gap = self._min_gap_pixels()
+        now = self._clearances(pixels, box)
+        return len(now) == len(self._reference) and all(
+            c >= min(ref, gap) for c, ref in zip(now, self._reference))
+
+    def _gutter_runs(self, height, width):
+        """For each two panels side by side (or one above the other), the widest run of
+        empty columns (rows) between them, over the height (width) they share."""
+        boxes = []
+        for ax in self.figure.axes:
+            if ax.get_visible():
+                b = ax.get_position()
+                boxes.append((round(b.x0 * width), round(b.x1 * width),
+                              round((1 - b.y1) * height), round((1 - b.y0) * height)))
+        for x0, x1, y0, y1 in boxes:
+            for u0, u1, v0, v1 in boxes:
+                if x1 <= u0 and min(y1, v1) > max(y0, v0):     # (u) right of (x)
+                    empty = ~self._ink[max(y0, v0):min(y1, v1), x1:u0].any(axis=0)
+                elif y1 <= v0 and min(x1, u1) > max(x0, u0):   # (v) below (y)
+                    empty = ~self._ink[y1:v0, max(x0, u0):min(x1, u1)].any(axis=1)
+                else:
+                    continue
+                yield _longest_run(empty)
+
+    def _subplots(self, nrows, ncols, figsize, kwargs):
+        fig = self.figure
+        size = tuple(float(v) for v in figsize)
+        if size != self._size:
+            self._size, self._laid_out = size, False
+            fig.set_size_inches(size, forward=False)
+        key = (nrows, ncols, repr(sorted(kwargs.items())))
+        if key == self._grid and fig.axes == self._axes_list:
+            # the same grid as last time: clear the axes but keep their Tick objects
+            _clear_figure_artists(fig)
+            for ax in fig.axes:
+                _clear_keeping_ticks(ax)
+            return fig, self._axes
+        fig.clear()
+        self._axes = fig.subplots(nrows, ncols, **kwargs)
+        self._grid, self._axes_list, self._laid_out = key, list(fig.axes), False
+        return fig, self._axes
+
+    def _layout(self) -> None:
+        """Called by a chart once drawn: lay it out if its grid or size is new (otherwise
+        the layout stands until a render shows that it does not fit)."""
+        if not self._laid_out:
+            self._fit()
+
+    def _fit(self) -> None:
+        """tight_layout, from the chart's own size and matplotlib's default subplot
+        parameters (as a new figure would be), widened or heightened where the content
+        sticks out of the figure."""
+        import matplotlib as mpl
+
+        fig = self.figure
+        fig.set_size_inches(self._size, forward=False)
+        fig.subplots_adjust(**{k: mpl.rcParams[f"figure.subplot.{k}"] for k in
+                               ("left", "right", "bottom", "top", "wspace", "hspace")})
+        fig.tight_layout(pad=self.LAYOUT_PAD)
+        width, height = self._size
+        box = fig.get_tightbbox()
+        pad = 2 * self._min_gap_pixels() / fig.dpi
+        wider = max(0.0, -box.x0) + max(0.0, box.x1 - width)
+        taller = max(0.0, -box.y0) + max(0.0, box.y1 - height)
+        if wider or taller:
+            fig.set_size_inches((width + wider + (pad if wider else 0),
+                                 height + taller + (pad if taller else 0)), forward=False)
+            fig.tight_layout(pad=self.LAYOUT_PAD)
+        # tight_layout leaves a placeholder layout engine behind; the layout is done
+        fig.set_layout_engine(None)
+        self._laid_out, self._reference = True, None
+
+
+def _longest_run(flags) -> int:
+    """The length of the longest run of True in a 1-d boolean array."""
+    import numpy as np
+
+    padded = np.concatenate(([0], flags.astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(padded))
+    return int((edges[1::2] - edges[::2]).max()) if len(edges) else 0
+
+
+def _clear_figure_artists(fig) -> None:
+    """Remove what a chart drew on the figure itself (suptitle, figure legends), as
+    ``Figure.clear`` does, leaving the axes."""
+    for artist in [*fig.texts, *fig.legends, *fig.lines, *fig.patches, *fig.images,
+                   *fig.artists]:
+        artist.remove()
+    fig._suptitle = fig._supxlabel = fig._supylabel = None
+
+
+def _clear_keeping_ticks(ax) -> None:
+    """``ax.clear()``, but the axes keep their Tick objects, brought back to the state new
+    ticks would have (the axis' tick parameters, clipped to the new axes patch)."""
+    kept = [(axis, axis.majorTicks, axis.minorTicks) for axis in (ax.xaxis, ax.yaxis)]
+    ax.clear()
+    for axis, major, minor in kept:
+        axis.majorTicks, axis.minorTicks = major, minor
+        for which in ("major", "minor"):
+            axis.set_tick_params(which=which, **axis.get_tick_params(which=which))
 
 
 # ---------------------------------------------------------------- data for the charts
@@ -68,9 +323,8 @@ def parameter_breakdown_chart(breakdowns: dict[str, dict[str, int]], *, width: f
     """Horizontal bars, one panel per model: parameters of each kind, labelled with the
     count and its share of the model. ``breakdowns`` maps a model's name to
     `parameter_breakdown` of it."""
-    plt = _pyplot()
     n = len(breakdowns)
-    fig, axes = plt.subplots(n, 1, figsize=(width, 0.6 + height_per_model * n), squeeze=False)
+    fig, axes = _subplots(n, 1, figsize=(width, 0.6 + height_per_model * n), squeeze=False)
     for ax, (name, parts) in zip(axes[:, 0], breakdowns.items()):
         total = sum(parts.values())
         labels = list(parts)[::-1]  # first part on top
@@ -94,8 +348,7 @@ def parameter_scaling_chart(lines: dict[str, tuple[list[float], list[float]]], *
                             bytes_label: str = "bf16", title: str | None = None):
     """Parameters against a size knob (log-log), one line per label, with named points marked
     and a right-hand axis giving the weights' bytes at ``bytes_per_param``."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, ax = _subplots(figsize=(8, 4.8))
     for label, (xs, ys) in lines.items():
         ax.plot(xs, ys, label=label)
     for label, (x, y) in (marks or {}).items():
@@ -127,12 +380,14 @@ def share(part: float, total: float) -> str:
     return f"{pct:.1f}%" if pct >= 0.1 or pct == 0 else f"{pct:.2g}%"
 
 
-def figure_png(fig, dpi: int = 100) -> bytes:
-    """The figure as PNG bytes (for image widgets and static snapshots)."""
+def figure_png(fig, dpi: int = 100, *, tight: bool = True) -> bytes:
+    """The figure as PNG bytes (for image widgets and static snapshots). ``tight`` crops it to
+    what is drawn (``bbox_inches="tight"``: a layout pass and a second render); without it the
+    figure is rendered once at its own size."""
     import io
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     return buffer.getvalue()
 
 
@@ -178,7 +433,6 @@ def roofline_chart(roofs: dict[str, tuple[float, float]], points=None, *, bands=
 
     import numpy as np
 
-    plt = _pyplot()
     points = points or {}
     bands = bands or {}
     ridges = [peak / bw for peak, bw in roofs.values()]
@@ -187,7 +441,7 @@ def roofline_chart(roofs: dict[str, tuple[float, float]], points=None, *, bands=
     hi = max([*ridges, *xs_points, *(b[1] for b in bands.values())] or [1.0])
     xlim = xlim or (2 ** math.floor(math.log2(lo) - 2), 2 ** math.ceil(math.log2(hi) + 2))
     x = np.logspace(math.log10(xlim[0]), math.log10(xlim[1]), 400)
-    fig, ax = plt.subplots(figsize=(width, height))
+    fig, ax = _subplots(figsize=(width, height))
     for (label, (lo_band, hi_band)), colour in zip(bands.items(), ("#f2e6d9", "#e3ecf5",
                                                                    "#e6f2e6", "#f5e3ec")):
         ax.axvspan(lo_band, hi_band, color=colour, alpha=0.8, zorder=0)
@@ -254,14 +508,13 @@ def device_comparison_chart(devices, dtype: str, *, width: float = 10.0):
     """One panel per metric of `device_metrics` (peak FLOP/s at ``dtype``, memory, bandwidth,
     FLOP/s per watt, ridge point), a bar per device. ``devices`` are `hardware.Device`s that
     all have a ``dtype`` peak. A panel whose values span more than 30x uses a log scale."""
-    plt = _pyplot()
     devices = list(devices)
     if not devices:
         fail("devices", devices, "at least one device")
     metrics = {d.name: device_metrics(d, dtype) for d in devices}
     names = [d.name for d in devices][::-1]  # first device on top
     keys = list(_METRIC_FORMATS)
-    fig, axes = plt.subplots(1, len(keys), figsize=(width, 0.9 + 0.38 * len(devices)),
+    fig, axes = _subplots(1, len(keys), figsize=(width, 0.9 + 0.38 * len(devices)),
                              sharey=True)
     for j, (ax, key) in enumerate(zip(axes, keys)):
         values = [metrics[n][key] for n in names]
@@ -293,10 +546,9 @@ def log_bars_chart(panels: dict[str, dict[str, float]], *, formats=None, width: 
     """Side-by-side panels of horizontal bars on log scales, one bar per item: e.g. FLOPs per
     prediction and bytes of weights for models of very different sizes. ``panels`` maps a
     panel title to {item: value}; ``formats`` maps a panel title to a value -> text function."""
-    plt = _pyplot()
     formats = formats or {}
     items = list(next(iter(panels.values())))[::-1]
-    fig, axes = plt.subplots(1, len(panels), figsize=(width, 0.9 + 0.5 * len(items)),
+    fig, axes = _subplots(1, len(panels), figsize=(width, 0.9 + 0.5 * len(items)),
                              sharey=True, squeeze=False)
     for j, (ax, (panel, values)) in enumerate(zip(axes[0], panels.items())):
         vs = [values[i] for i in items]
@@ -327,8 +579,7 @@ def year_trend_chart(series: dict[str, list[tuple[float, float, str]]], *, ylabe
     label to (year, value, point label)."""
     import numpy as np
 
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(width, height))
+    fig, ax = _subplots(figsize=(width, height))
     for i, (label, pts) in enumerate(series.items()):
         colour = ROOF_COLOURS[i % len(ROOF_COLOURS)]
         years = [p[0] for p in pts]
@@ -406,9 +657,8 @@ def memory_stack_chart(stacks: dict[str, dict[str, float]], *,
     """Horizontal stacked bars of bytes, one bar per label (first on top), each split into
     parts (``MEMORY_COLOURS`` where the part's name is there), with the device's memory as a
     vertical dashed line. Each bar is labelled with its total in GiB."""
-    plt = _pyplot()
     labels = list(stacks)[::-1]
-    fig, ax = plt.subplots(figsize=(width, 1.0 + 0.55 * len(labels)))
+    fig, ax = _subplots(figsize=(width, 1.0 + 0.55 * len(labels)))
     parts = list(dict.fromkeys(p for stack in stacks.values() for p in stack))
     left = [0.0] * len(labels)
     for part in parts:
@@ -440,10 +690,9 @@ def ranked_bar_chart(values: dict[str, float], *, xlabel: str, highlight: str | 
                      title: str | None = None, width: float = 8.0):
     """Horizontal bars (first label on top), on a log axis by default, the ``highlight`` bar
     in a strong colour, each with an optional note printed after it."""
-    plt = _pyplot()
     labels = list(values)[::-1]
     data = [values[k] for k in labels]
-    fig, ax = plt.subplots(figsize=(width, 0.8 + 0.42 * len(labels)))
+    fig, ax = _subplots(figsize=(width, 0.8 + 0.42 * len(labels)))
     colours = ["#C44E52" if k == highlight else "#8FA8C8" for k in labels]
     ax.barh(labels, data, color=colours)
     if log:
@@ -469,8 +718,7 @@ def line_chart(lines: dict[str, tuple[list[float], list[float]]], *, xlabel: str
                width: float = 7.5, height: float = 4.2):
     """A few labelled lines on one axis, optional named points (stars) and a dotted
     horizontal reference line (e.g. ratio 1)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(width, height))
+    fig, ax = _subplots(figsize=(width, height))
     for label, (xs, ys) in lines.items():
         ax.plot(xs, ys, label=label, marker="o" if len(xs) < 12 else None, markersize=4)
     for label, (x, y) in (marks or {}).items():
@@ -497,8 +745,7 @@ def compute_optimal_chart(budgets: list[float],
     """Two log-log panels against the compute budget (FLOP): the compute-optimal parameters
     and tokens of each allocation rule (label -> (params, tokens) per budget), with the
     chosen budget as a vertical line and its optima as dots."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, axes = _subplots(1, 2, figsize=(10, 4.2))
     for ax, which, ylabel in ((axes[0], 0, "parameters N"), (axes[1], 1, "training tokens D")):
         for label, series in allocations.items():
             (line,) = ax.plot(budgets, series[which], label=label)
@@ -529,8 +776,7 @@ def isoflop_chart(curves: dict[str, tuple[list[float], list[float]]],
                   minima: dict[str, tuple[float, float]], *, title: str | None = None):
     """Loss against model size at fixed compute (one curve per budget), each curve's
     minimum marked: the IsoFLOP profiles of Hoffmann et al. 2022, fig. 3."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    fig, ax = _subplots(figsize=(7.5, 4.4))
     for label, (ns, losses) in curves.items():
         (line,) = ax.plot(ns, losses, label=label)
         if label in minima:
@@ -588,9 +834,8 @@ def workload_map_chart(points: list[dict], *, highlight: str | None = None,
     no other label or marker."""
     import math
 
-    plt = _pyplot()
     points = [dict(p) for p in points]  # marker sizes are noted on copies
-    fig, ax = plt.subplots(figsize=(width, height))
+    fig, ax = _subplots(figsize=(width, height))
     xs = [p["forward_flops"] for p in points]
     ys = [p["training_flops"] for p in points]
     ax.set_xscale("log")
@@ -617,13 +862,13 @@ def workload_map_chart(points: list[dict], *, highlight: str | None = None,
     ax.set_ylabel("training compute (FLOP)")
     if title:
         ax.set_title(title, loc="left", fontsize=10)
-    fig.tight_layout()
+    _layout(fig)
     _place_labels(fig, ax, [(p["forward_flops"], p["training_flops"],
                              p["label"] + (f"\n{units.format_count(p['params'])} params"
                                            if p.get("params") else ""),
                              math.sqrt(p["_size"] * (2.2 if p["label"] == highlight else 1)) / 2)
                             for p in sorted(points, key=lambda q: -q["training_flops"])])
-    plt.close(fig)
+    _close(fig)
     return fig
 
 
@@ -688,8 +933,7 @@ def pipeline_timeline_chart(ops, n_stages: int, *, title: str | None = None,
     """A Gantt chart of a simulated pipeline step (`simulate.simulate_pipeline`): one row per
     stage (stage 0 on top), forward ops light and backward ops dark, labelled with their
     micro-batch; white gaps are the bubble."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(width, 0.9 + 0.45 * n_stages))
+    fig, ax = _subplots(figsize=(width, 0.9 + 0.45 * n_stages))
     for op in ops:
         colour = "#8FB3E0" if op.kind == "F" else "#2F5F98"
         ax.barh(op.stage, op.end - op.start, left=op.start, color=colour, edgecolor="white",
@@ -711,10 +955,9 @@ def parallel_plan_chart(rows: list[dict], *, capacity_bytes: float, capacity_lab
     (``STEP_TIME_COLOURS``: each row's "parts" dict, seconds) and the memory per device
     (each row's "memory" bytes) against the device's capacity; plans that do not fit are
     hatched. ``rows``: dicts with "label", "parts", "memory", "fits"."""
-    plt = _pyplot()
     rows = rows[::-1]
     labels = [r["label"] for r in rows]
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(width, 1.2 + 0.42 * len(rows)),
+    fig, (ax_t, ax_m) = _subplots(1, 2, figsize=(width, 1.2 + 0.42 * len(rows)),
                                      sharey=True, gridspec_kw={"width_ratios": [3, 2]})
     left = [0.0] * len(rows)
     for part, colour in STEP_TIME_COLOURS.items():
@@ -755,8 +998,7 @@ def data_limits_chart(budgets: list[float], tokens: list[float], *, stock: float
     """Training tokens against compute (log-log): the compute-optimal line (``budgets``,
     ``tokens``), the stock of available text as a horizontal line with its interval shaded,
     and real runs as labelled points (label -> (compute FLOPs, tokens))."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(width, height))
+    fig, ax = _subplots(figsize=(width, height))
     ax.plot(budgets, tokens, color="#4C72B0", label="compute-optimal tokens (D = 20N, C = 6ND)")
     if stock_interval:
         ax.axhspan(*stock_interval, color="#C44E52", alpha=0.12,
@@ -777,9 +1019,9 @@ def data_limits_chart(budgets: list[float], tokens: list[float], *, stock: float
     ax.legend(loc="upper left", fontsize=8.5)
     if title:
         ax.set_title(title, loc="left", fontsize=10)
-    fig.tight_layout()
+    _layout(fig)
     _place_labels(fig, ax, [(c, d, label, 3) for label, (c, d) in (runs or {}).items()])
-    plt.close(fig)
+    _close(fig)
     return fig
 
 
@@ -805,8 +1047,7 @@ def compute_trend_chart(rows, fit=None, *, label: bool = True, title: str | None
     with training FLOPs."""
     import numpy as np
 
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(width, height))
+    fig, ax = _subplots(figsize=(width, height))
     domains = [d for d in DOMAIN_STYLES if any(r.domain == d for r in rows)]
     for d in domains:
         colour, marker = DOMAIN_STYLES[d]
@@ -837,10 +1078,10 @@ def compute_trend_chart(rows, fit=None, *, label: bool = True, title: str | None
     ax.legend(loc="upper left", fontsize=8)
     if title:
         ax.set_title(title, loc="left", fontsize=10)
-    fig.tight_layout()
+    _layout(fig)
     if label:
         _place_labels(fig, ax, [(r.year, r.training_flops, r.name, 4) for r in rows], 7)
-    plt.close(fig)
+    _close(fig)
     return fig
 
 
@@ -849,10 +1090,9 @@ def training_curves_chart(runs, *, columns: int = 3, width: float = 10.5,
     """One panel per training run (a `practice.Run`): the training loss of every step (light),
     its running mean over ``smooth`` steps, and the validation loss (dots), with the final
     validation metric in the title."""
-    plt = _pyplot()
     runs = list(runs)
     rows = -(-len(runs) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(width, panel_height * rows),
+    fig, axes = _subplots(rows, columns, figsize=(width, panel_height * rows),
                              squeeze=False)
     for ax, run in zip(axes.flat, runs):
         steps = list(range(1, run.steps + 1))
@@ -881,10 +1121,9 @@ def predicted_vs_measured_chart(rows: list[dict], quantities: dict[str, tuple[st
     and the keys named in ``quantities`` (label -> (predicted key, measured key))."""
     import numpy as np
 
-    plt = _pyplot()
     names = [r["name"] for r in rows][::-1]
     bars = len(names) * max(1, len(quantities))
-    fig, ax = plt.subplots(figsize=(width, 1.0 + 0.28 * bars))
+    fig, ax = _subplots(figsize=(width, 1.0 + 0.28 * bars))
     height = 0.8 / len(quantities)
     y = np.arange(len(names))
     for i, (label, (pred, meas)) in enumerate(quantities.items()):
@@ -908,12 +1147,11 @@ def image_grid(images, labels=None, *, columns: int = 8, size: float = 1.1,
     """Greyscale images (n, 1, h, w) or (n, h, w) side by side, each titled with its label."""
     import numpy as np
 
-    plt = _pyplot()
     images = np.asarray(images)
     if images.ndim == 4:
         images = images[:, 0]
     rows = -(-len(images) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.3),
+    fig, axes = _subplots(rows, columns, figsize=(size * columns, size * rows + 0.3),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")

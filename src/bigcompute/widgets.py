@@ -84,7 +84,24 @@ def _snapshot(title: str, settings: str, result_html: str, chart, *, max_width: 
 
 
 class Explorer(W.VBox):
-    """A VBox whose rich display also offers a static HTML snapshot (see module docstring)."""
+    """A VBox whose rich display also offers a static HTML snapshot (see module docstring).
+
+    Its chart is one `plots.WidgetFigure`, redrawn at each update and rendered once to the
+    ``chart`` image at ``chart_dpi``: an update makes no new figure."""
+
+    chart_dpi = 80
+    _widget_figure = None
+
+    def _redrawing(self):
+        """A context in which the `plots` chart functions draw on this explorer's figure."""
+        if self._widget_figure is None:
+            self._widget_figure = plots.WidgetFigure(self.chart_dpi)
+        return self._widget_figure.redraw()
+
+    def _show_chart(self) -> None:
+        """Render the figure drawn in `_redrawing` into the chart image, and show it."""
+        self.chart.value = self._widget_figure.png()
+        self.chart.layout.display = None
 
     def snapshot_html(self) -> str:
         raise NotImplementedError
@@ -139,10 +156,10 @@ class ParameterExplorer(Explorer):
             return
         self.result.value = parameter_summary_html(cfg)
         label = ", ".join(f"{k}={v:,}" for k, v in self.settings().items())
-        fig = plots.parameter_breakdown_chart({label: plots.parameter_breakdown(cfg)},
-                                              width=6.2, height_per_model=2.2)
-        self.chart.value = plots.figure_png(fig, dpi=80)
-        self.chart.layout.display = None
+        with self._redrawing():
+            plots.parameter_breakdown_chart({label: plots.parameter_breakdown(cfg)},
+                                            width=6.2, height_per_model=2.2)
+        self._show_chart()
 
     def snapshot_html(self) -> str:
         settings = ", ".join(f"{k} = {v:,}" for k, v in self.settings().items())
@@ -265,6 +282,8 @@ class HardwareExplorer(Explorer):
     """Pick catalogue devices and a dtype; compare peak FLOP/s, memory, bandwidth, FLOP/s per
     watt and the ridge point. A device without a peak in that dtype shows why instead."""
 
+    chart_dpi = 72
+
     def __init__(self, devices, dtype: str):
         from . import hardware
 
@@ -304,9 +323,9 @@ class HardwareExplorer(Explorer):
         if not usable:
             self.chart.layout.display = "none"
             return
-        fig = plots.device_comparison_chart(usable, s["dtype"], width=10)
-        self.chart.value = plots.figure_png(fig, dpi=72)
-        self.chart.layout.display = None
+        with self._redrawing():
+            plots.device_comparison_chart(usable, s["dtype"], width=10)
+        self._show_chart()
 
     def snapshot_html(self) -> str:
         s = self.settings()
@@ -402,6 +421,8 @@ class RooflineExplorer(Explorer):
     """Choose a device, a dtype and a matmul shape (m x k) @ (k x n), or a preset from a
     transformer; see whether it is compute- or memory-bound and its roofline time."""
 
+    chart_dpi = 72
+
     def __init__(self, device: str, dtype: str, m: int, n: int, k: int):
         from . import hardware
 
@@ -466,13 +487,14 @@ class RooflineExplorer(Explorer):
             self.chart.layout.display = "none"
             return
         self.result.value = roofline_summary_html(r, dev, s["dtype"])
-        fig = plots.roofline_chart(
-            {f"{dev.name} {s['dtype']}": (dev.peak_flops(s["dtype"]), dev.bandwidth_bytes_per_s)},
-            {"this matmul": [(r.arithmetic_intensity, r.achieved_flops_per_s,
-                              f"{s['m']}x{s['n']}x{s['k']}")]},
-            width=7, height=4.2)
-        self.chart.value = plots.figure_png(fig, dpi=72)
-        self.chart.layout.display = None
+        with self._redrawing():
+            plots.roofline_chart(
+                {f"{dev.name} {s['dtype']}": (dev.peak_flops(s["dtype"]),
+                                               dev.bandwidth_bytes_per_s)},
+                {"this matmul": [(r.arithmetic_intensity, r.achieved_flops_per_s,
+                                  f"{s['m']}x{s['n']}x{s['k']}")]},
+                width=7, height=4.2)
+        self._show_chart()
 
     def snapshot_html(self) -> str:
         s = self.settings()
@@ -623,14 +645,14 @@ class ControlsExplorer(Explorer):
     def update(self, _change=None) -> None:
         """Recompute and redraw from the controls' values."""
         try:
-            text, fig = self.render(self.settings())
+            with self._redrawing():
+                text, _fig = self.render(self.settings())
         except ValueError as exc:
             self.result.value = error_html(exc)
             self.chart.layout.display = "none"
             return
         self.result.value = text
-        self.chart.value = plots.figure_png(fig, dpi=80)
-        self.chart.layout.display = None
+        self._show_chart()
 
     def settings_text(self) -> str:
         """The settings in use (disabled controls left out), numbers readably rounded."""
