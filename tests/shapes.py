@@ -38,6 +38,11 @@ OTHERS = {
     "cnn": CNNConfig(),
     "lstm_lm": LSTMConfig(hidden_size=32, n_layers=2, vocab_size=50, embed_dim=16),
     "lstm_features": LSTMConfig(hidden_size=24, n_layers=1, input_size=10, n_outputs=3),
+    # many to one: the output layer reads only the last step (a sequence classifier)
+    "lstm_classifier": LSTMConfig(hidden_size=24, n_layers=2, input_size=10, n_outputs=3,
+                                  output="last_step"),
+    "lstm_lm_last_step": LSTMConfig(hidden_size=32, vocab_size=50, embed_dim=16,
+                                    output="last_step"),
     "resnet_small": ResNetConfig(blocks=(1, 1), width=8, image_size=32, n_classes=10),
     "resnet_basic": ResNetConfig(blocks=(1, 1, 1), bottleneck=False, width=8, image_size=32),
 }

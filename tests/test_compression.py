@@ -43,7 +43,8 @@ def test_int8_quantization_makes_the_file_about_4x_smaller_and_keeps_outputs(mlp
 
 def test_lstm_quantizes_too():
     torch.manual_seed(0)
-    model = nets.build(LSTMConfig(hidden_size=64, input_size=10, n_outputs=10), last_only=True)
+    model = nets.build(LSTMConfig(hidden_size=64, input_size=10, n_outputs=10,
+                                  output="last_step"))
     q = compression.quantize_int8(model)
     assert "DynamicQuantizedLSTM" in repr(q)
     assert compression.serialized_bytes(q) < 0.4 * compression.serialized_bytes(model)

@@ -156,3 +156,37 @@ def test_t5_trains_with_full_recomputation():
     inputs = nets.example_inputs(T5, 1, 16)
     measured = measure.count_flops(module, inputs, "train")
     assert measured == counts.flops(T5, 1, 16, "train", recompute="full")
+
+
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_a_last_step_lstm_reads_the_last_step_of_the_same_network(n_layers):
+    """Fused nn.LSTM and its unrolled copy, every-step and last-step output, one set of
+    weights: the last-step outputs are the every-step outputs' final step, of shape
+    (batch, n_outputs); FlopCounterMode, which sees only the fused module's output layer,
+    counts that layer once per step it reads, 2 x batch x steps x h x n_outputs."""
+    every = LSTMConfig(hidden_size=24, n_layers=n_layers, input_size=10, n_outputs=3)
+    last = LSTMConfig(hidden_size=24, n_layers=n_layers, input_size=10, n_outputs=3,
+                      output="last_step")
+    torch.manual_seed(0)
+    reference = nets.build(every)
+    modules = {}
+    for cfg in (every, last):
+        for unrolled in (False, True):
+            module = nets.build(cfg, unrolled=unrolled)
+            module.load_state_dict(reference.state_dict())
+            modules[cfg.output, unrolled] = module
+    inputs = nets.example_inputs(every, 2, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = {key: m(*inputs) for key, m in modules.items()}
+    assert out["every_step", False].shape == (2, 16, 3)
+    assert out["last_step", False].shape == (2, 3)
+    for output in ("every_step", "last_step"):
+        assert torch.allclose(out[output, False], out[output, True], atol=1e-6)
+    assert torch.allclose(out["last_step", True], out["every_step", False][:, -1], atol=1e-6)
+    assert measure.count_flops(modules["every_step", False], inputs) == 2 * 2 * 16 * 24 * 3
+    assert measure.count_flops(modules["last_step", False], inputs) == 2 * 2 * 1 * 24 * 3
+
+
+def test_the_lstm_output_field_says_what_is_allowed():
+    with pytest.raises(ValueError, match="output='last'.*'every_step', 'last_step'"):
+        LSTMConfig(hidden_size=8, input_size=3, n_outputs=2, output="last")

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from bigcompute import measure, practice, training
+from bigcompute import counts, measure, nets, practice, training
+from bigcompute.configs import LSTMConfig
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +150,43 @@ def test_train_with_validation_records_every_step_and_each_evaluation(tasks):
     assert run.val_steps == [0, 50, 60]
     assert run.val_loss[-1] < run.val_loss[0]
     assert run.seconds > 0 and run.samples_per_second > 0
+
+
+def _lstm_saved_and_predicted(cfg, batch, seq):
+    """Bytes autograd saves for a cross-entropy step of ``cfg``'s LSTM run cell by cell (a
+    target per step read), and practice's prediction."""
+    torch.manual_seed(0)
+    (x,) = nets.example_inputs(cfg, batch, seq)
+    y = torch.randint(0, cfg.n_outputs, (batch, seq) if cfg.output == "every_step" else (batch,))
+    saved = measure.saved_activation_bytes(
+        nets.build(cfg, unrolled=True), (x,),
+        lambda out: torch.nn.functional.cross_entropy(out.flatten(0, -2), y.flatten()))
+    return saved, practice.activation_bytes(cfg, batch, seq, "ce")
+
+
+@pytest.mark.parametrize("inputs", [{"input_size": 10, "n_outputs": 5},
+                                    {"vocab_size": 30, "embed_dim": 8}], ids=["features", "tokens"])
+def test_lstm_activation_bytes_follow_where_the_output_layer_reads(inputs):
+    """A tagger (every step) and a classifier (last step) of the same LSTM: the prediction
+    moves with the output mode exactly as the saved bytes do (the loss keeps one row of
+    log-probabilities and one target per step read), and each is within 1% of what autograd
+    saves (run cell by cell; see test_activation_bytes_match_what_autograd_saves)."""
+    batch, seq = 4, 50
+    every = LSTMConfig(hidden_size=16, n_layers=2, **inputs)
+    last = LSTMConfig(hidden_size=16, n_layers=2, **inputs, output="last_step")
+    saved_every, predicted_every = _lstm_saved_and_predicted(every, batch, seq)
+    saved_last, predicted_last = _lstm_saved_and_predicted(last, batch, seq)
+    assert saved_every > saved_last
+    assert predicted_every - predicted_last == saved_every - saved_last
+    assert predicted_every == pytest.approx(saved_every, rel=0.01)
+    assert predicted_last == pytest.approx(saved_last, rel=0.01)
+
+
+def test_the_seed003_lstm_classifies_from_its_last_step(tasks):
+    """Its config says so, and the library's own FLOPs (no correction in practice) equal
+    what FlopCounterMode counts on the module it builds, run cell by cell."""
+    task = tasks["seed003_lstm"]
+    assert task.cfg.output == "last_step"
+    x, _ = task.example_batch()
+    counted = measure.count_flops(nets.build(task.cfg, unrolled=True), (x,), "train")
+    assert counts.flops(task.cfg, task.batch, task.seq, "train") == counted

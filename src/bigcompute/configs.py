@@ -17,6 +17,7 @@ POSITIONS = ("learned", "rotary", "sinusoidal", "relative", "none")
 NORMS = ("layernorm", "rmsnorm")
 ACTIVATIONS = ("gelu", "relu", "silu")
 RELATIVE_BUCKETS = 32  # T5's relative-attention buckets per head (Raffel et al. 2020, sec. 2.1)
+LSTM_OUTPUTS = ("every_step", "last_step")
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,13 @@ class LSTMConfig:
 
     With ``vocab_size`` > 0 the input is tokens (a language model; ``n_outputs`` defaults to
     vocab_size); otherwise the input is ``input_size`` features per step.
+
+    ``output`` says where the dense output layer reads: ``"every_step"`` (sequence to
+    sequence, ``(batch, seq, n_outputs)``: a language model's next-token scores, a tagger) or
+    ``"last_step"`` (many to one, ``(batch, n_outputs)``: a sequence classifier, Keras's
+    default ``return_sequences=False``), where it runs once per sequence instead of ``seq``
+    times. A language model normally reads every step; ``"last_step"`` is allowed for it too
+    (scoring only the token after the window).
     """
 
     hidden_size: int
@@ -209,10 +217,12 @@ class LSTMConfig:
     embed_dim: int = 0
     n_outputs: int = 0
     name: str = "lstm"
+    output: str = "every_step"
 
     def __post_init__(self):
         check_positive_int("hidden_size", self.hidden_size)
         check_positive_int("n_layers", self.n_layers)
+        check_choice("output", self.output, LSTM_OUTPUTS)
         if self.vocab_size:
             check_positive_int("embed_dim", self.embed_dim)
             if not self.n_outputs:
@@ -224,6 +234,10 @@ class LSTMConfig:
     @property
     def first_input_size(self) -> int:
         return self.embed_dim if self.vocab_size else self.input_size
+
+    def output_steps(self, seq: int) -> int:
+        """Steps of a ``seq``-step sequence the output layer reads: all of them, or the last."""
+        return seq if self.output == "every_step" else 1
 
 
 @dataclass(frozen=True)

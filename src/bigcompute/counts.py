@@ -418,7 +418,8 @@ def simple_flop_terms(cfg, batch: int = 1, seq: int | None = None) -> list[FlopT
             terms.append(FlopTerm(f"lstm{i}.recurrent0", step, backward=1.0))
             terms.append(FlopTerm(f"lstm{i}.recurrent", (seq - 1) * step))
             n_in = h
-        return terms + [FlopTerm("output", 2 * batch * seq * h * cfg.n_outputs)]
+        # the output layer reads every step, or (a classifier) only the last
+        return terms + [FlopTerm("output", 2 * batch * cfg.output_steps(seq) * h * cfg.n_outputs)]
     if isinstance(cfg, ResNetConfig):
         stem, rest = resnet_forward_flops(cfg, split_stem=True)
         return [FlopTerm("stem", batch * stem, **first), FlopTerm("body", batch * rest)]

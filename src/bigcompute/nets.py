@@ -406,15 +406,16 @@ class CNNNet(nn.Sequential):
 
 class LSTMNet(nn.Module):
     """An LSTM classifier/regressor (features in) or language model (tokens in): the output
-    layer reads every step (seq-to-seq) or, with ``last_only``, the final step.
+    layer reads every step (seq-to-seq) or, with ``cfg.output == "last_step"``, only the
+    final one (a sequence classifier).
 
     ``unrolled=True`` runs the same weights step by step with LSTM cells, so FlopCounterMode
     sees the gate matmuls (it does not see inside the fused ``nn.LSTM`` kernel).
     """
 
-    def __init__(self, cfg: LSTMConfig, last_only: bool = False, unrolled: bool = False):
+    def __init__(self, cfg: LSTMConfig, unrolled: bool = False):
         super().__init__()
-        self.last_only, self.unrolled = last_only, unrolled
+        self.last_step, self.unrolled = cfg.output == "last_step", unrolled
         self.embedding = nn.Embedding(cfg.vocab_size, cfg.embed_dim) if cfg.vocab_size else None
         self.lstm = nn.LSTM(cfg.first_input_size, cfg.hidden_size, cfg.n_layers,
                             batch_first=True)
@@ -436,7 +437,7 @@ class LSTMNet(nn.Module):
         if self.embedding is not None:
             x = self.embedding(x)
         h, state = self._unrolled(x) if self.unrolled else self.lstm(x, state)
-        return self.out(h[:, -1] if self.last_only else h)
+        return self.out(h[:, -1] if self.last_step else h)
 
 
 class Bottleneck(nn.Module):

@@ -11,8 +11,8 @@ small text corpus shipped in ``data/corpus.txt``), and trained with chapter 3's 
   (`training.classification_task`).
 - 003 sec. 4: the CNN for 28x28x1 images (conv 32, conv 64, dense 128, 10 classes);
   seven-segment digits (`digit_images`).
-- 003 sec. 4: the LSTM(64) for (100, 10) sequences, 10 classes; drifting-channel sequences
-  (`drift_sequences`).
+- 003 sec. 4: the LSTM(64) for (100, 10) sequences, 10 classes read from the last step
+  (``output="last_step"``); drifting-channel sequences (`drift_sequences`).
 - 003 sec. 4: the attention layer, made additive (Bahdanau): v . tanh(W q + U s_t); a pattern
   at a random time (`training.sequence_task`).
 - 004 sec. 5: embedding, two LSTM layers and a softmax: a character language model on the
@@ -48,7 +48,9 @@ SEED001_MLP = MLPConfig((1000, 500, 250, 100, 1), name="seed 001 MLP")
 SEED002_MLP = MLPConfig((100, 64, 32, 10), name="seed 002 MLP")
 SEED003_CNN = CNNConfig(in_channels=1, image_size=28, channels=(32, 64), kernel_size=3,
                         pool=True, hidden=(128,), n_classes=10, name="seed 003 CNN")
-SEED003_LSTM = LSTMConfig(hidden_size=64, input_size=10, n_outputs=10, name="seed 003 LSTM")
+# classifies from its last step (the fix of the document's return_sequences=True)
+SEED003_LSTM = LSTMConfig(hidden_size=64, input_size=10, n_outputs=10, output="last_step",
+                          name="seed 003 LSTM")
 SEQUENCE_STEPS, SEQUENCE_CHANNELS = 100, 10  # seed 003's LSTM input_shape=(100, 10)
 LM_SEQ = 64  # characters per training window of the language model
 
@@ -174,12 +176,10 @@ class AttentionClassifier(nn.Module):
 
 
 def build(cfg) -> nn.Module:
-    """The torch module of a chapter-5 config: `nets.build` for the library's configs (the
-    seed-003 LSTM classifies from its last step), `AttentionClassifier` for AttentionConfig."""
+    """The torch module of a chapter-5 config: `nets.build` for the library's configs,
+    `AttentionClassifier` for AttentionConfig."""
     if isinstance(cfg, AttentionConfig):
         return AttentionClassifier(cfg)
-    if isinstance(cfg, LSTMConfig) and not cfg.vocab_size:
-        return nets.build(cfg, last_only=True)
     return nets.build(cfg)
 
 
@@ -512,23 +512,20 @@ def param_count(cfg) -> int:
 
 
 def train_flops(cfg, batch: int, seq: int | None = None) -> int:
-    """Matmul FLOPs of one training step (forward + backward). The seed-003 LSTM classifies
-    from its last step only, so its output layer runs once per sequence, not ``seq`` times."""
+    """Matmul FLOPs of one training step (forward + backward): `counts.flops` for the
+    library's configs (a feature-sequence LSTM defaults to seed 003's 100 steps)."""
     if isinstance(cfg, AttentionConfig):
         return attention_flops(cfg, batch, seq or SEQUENCE_STEPS)
     if isinstance(cfg, LSTMConfig) and not cfg.vocab_size:
         seq = seq or SEQUENCE_STEPS
-        every_step = counts.flops(cfg, batch, seq, "train")
-        output_once = 3 * 2 * batch * cfg.hidden_size * cfg.n_outputs
-        return every_step - 3 * 2 * batch * seq * cfg.hidden_size * cfg.n_outputs + output_once
     return counts.flops(cfg, batch, seq, "train")
 
 
 def _loss_bytes(loss: str, batch: int, n_out: int, per: int = 1) -> int:
-    """What the loss saves: BCEWithLogits its logits and float targets; cross-entropy the
-    log-softmax (batch x classes) and the int64 targets."""
+    """What the loss saves for ``per`` outputs per example: BCEWithLogits its logits and float
+    targets; cross-entropy the log-softmax (outputs x classes) and the int64 targets."""
     if loss == "bce":
-        return 2 * batch * n_out * FP32_BYTES
+        return 2 * per * batch * n_out * FP32_BYTES
     return per * batch * (n_out * FP32_BYTES + INDEX_BYTES) + FP32_BYTES  # and the mean
 
 
@@ -564,7 +561,7 @@ def activation_bytes(cfg, batch: int, seq: int | None = None, loss: str | None =
         n += tokens * INDEX_BYTES if cfg.vocab_size else 0
         n += cfg.n_layers * tokens * (7 * h + h) * e  # gates, c, tanh c, h; output sequence
         out = cfg.n_outputs
-        per = seq if cfg.vocab_size else 1
+        per = cfg.output_steps(seq)  # the loss sees one output per step, or only the last
     elif isinstance(cfg, AttentionConfig):
         seq = seq or SEQUENCE_STEPS
         tokens, d, a = batch * seq, cfg.d_model, cfg.d_attn
@@ -608,7 +605,7 @@ def counting_module(task: Task) -> nn.Module:
     """The module FlopCounterMode can see into: for an LSTM the same layers run step by step
     (`nets.LSTMNet` with ``unrolled=True``; the fused kernel hides its matmuls)."""
     if isinstance(task.cfg, LSTMConfig):
-        return nets.build(task.cfg, unrolled=True, last_only=not task.cfg.vocab_size)
+        return nets.build(task.cfg, unrolled=True)
     return task.build()
 
 
