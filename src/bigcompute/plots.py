@@ -132,11 +132,16 @@ class WidgetFigure:
         import numpy as np
         from PIL import Image
 
-        pixels, box = self._render()
-        if self._reference is not None and not self._fits(pixels, box):
-            self._fit()
+        if self._reference is None:  # just laid out (a new grid or size)
+            self._expand_to_content()
             pixels, box = self._render()
-        if self._reference is None:  # just laid out: what this layout leaves clear
+        else:
+            pixels, box = self._render()
+            if not self._fits(pixels, box):
+                self._fit()
+                self._expand_to_content()
+                pixels, box = self._render()
+        if self._reference is None:  # what this layout leaves clear
             self._reference = self._clearances(pixels, box)
         top, bottom, left, right = box
         pad = round(self.CROP_PAD_INCHES * self.figure.dpi)
@@ -238,8 +243,7 @@ class WidgetFigure:
 
     def _fit(self) -> None:
         """tight_layout, from the chart's own size and matplotlib's default subplot
-        parameters (as a new figure would be), widened or heightened where the content
-        sticks out of the figure."""
+        parameters, as a new figure would be laid out."""
         import matplotlib as mpl
 
         fig = self.figure
@@ -247,18 +251,31 @@ class WidgetFigure:
         fig.subplots_adjust(**{k: mpl.rcParams[f"figure.subplot.{k}"] for k in
                                ("left", "right", "bottom", "top", "wspace", "hspace")})
         fig.tight_layout(pad=self.LAYOUT_PAD)
-        width, height = self._size
-        box = fig.get_tightbbox()
-        pad = 2 * self._min_gap_pixels() / fig.dpi
-        wider = max(0.0, -box.x0) + max(0.0, box.x1 - width)
-        taller = max(0.0, -box.y0) + max(0.0, box.y1 - height)
-        if wider or taller:
-            fig.set_size_inches((width + wider + (pad if wider else 0),
-                                 height + taller + (pad if taller else 0)), forward=False)
-            fig.tight_layout(pad=self.LAYOUT_PAD)
         # tight_layout leaves a placeholder layout engine behind; the layout is done
         fig.set_layout_engine(None)
         self._laid_out, self._reference = True, None
+
+    def _expand_to_content(self) -> None:
+        """Grow the figure where the finished chart reaches closer than the layout's padding
+        to an edge, or past it (a title wider than the figure, labels placed after the
+        layout), keeping every panel where it is in inches: what ``bbox_inches="tight"``
+        did at each save."""
+        fig = self.figure
+        width, height = fig.get_size_inches()
+        box = fig.get_tightbbox()
+        pad = 2 * self._min_gap_pixels() / fig.dpi
+        half_pixel = 0.5 / fig.dpi
+        left, right, bottom, top = (v if v > half_pixel else 0.0 for v in (
+            pad - box.x0, box.x1 + pad - width, pad - box.y0, box.y1 + pad - height))
+        if not (left or right or bottom or top):
+            return
+        new_width, new_height = width + left + right, height + bottom + top
+        params = fig.subplotpars
+        fig.subplots_adjust(left=(params.left * width + left) / new_width,
+                            right=(params.right * width + left) / new_width,
+                            bottom=(params.bottom * height + bottom) / new_height,
+                            top=(params.top * height + bottom) / new_height)
+        fig.set_size_inches((new_width, new_height), forward=False)
 
 
 def _longest_run(flags) -> int:
@@ -715,9 +732,10 @@ def line_chart(lines: dict[str, tuple[list[float], list[float]]], *, xlabel: str
                ylabel: str, logx: bool = False, logy: bool = False,
                marks: dict[str, tuple[float, float]] | None = None,
                hline: float | None = None, title: str | None = None,
+               ylim: tuple[float, float] | None = None,
                width: float = 7.5, height: float = 4.2):
-    """A few labelled lines on one axis, optional named points (stars) and a dotted
-    horizontal reference line (e.g. ratio 1)."""
+    """A few labelled lines on one axis, optional named points (stars), a dotted
+    horizontal reference line (e.g. ratio 1) and fixed y limits."""
     fig, ax = _subplots(figsize=(width, height))
     for label, (xs, ys) in lines.items():
         ax.plot(xs, ys, label=label, marker="o" if len(xs) < 12 else None, markersize=4)
@@ -730,6 +748,8 @@ def line_chart(lines: dict[str, tuple[list[float], list[float]]], *, xlabel: str
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)
@@ -889,20 +909,28 @@ def _place_labels(fig, ax, items, fontsize: float = 8):
     candidates = [((9, -4), "left", "top"), ((9, 6), "left", "bottom"),
                   ((-9, 6), "right", "bottom"), ((-9, -4), "right", "top"),
                   ((0, 12), "center", "bottom"), ((0, -12), "center", "top")]
+    points = fig.dpi / 72
     for i, (x, y, text, _) in enumerate(items):
         others = taken + markers[:i] + markers[i + 1:]
-        for offset, ha, va in candidates:
-            note = ax.annotate(text, (x, y), textcoords="offset points", xytext=offset,
-                               fontsize=fontsize, ha=ha, va=va)
-            box = note.get_window_extent(renderer)
-            mine = _Box(box.x0, box.y0, box.x1, box.y1)
+        # one annotation, measured once: a label's box in each place is that box moved to
+        # the place's offset and alignment (no annotation made and removed per place)
+        (dx, dy), ha, va = candidates[0]
+        note = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy),
+                           fontsize=fontsize, ha=ha, va=va)
+        first = note.get_window_extent(renderer)
+        cx, cy = ax.transData.transform((x, y))
+        left, top = first.x0 - (cx + dx * points), first.y1 - (cy + dy * points)
+        for (dx, dy), ha, va in candidates:
+            x0 = cx + dx * points + left - {"left": 0, "center": 0.5, "right": 1}[ha] * first.width
+            y1 = cy + dy * points + top + {"top": 0, "center": 0.5, "bottom": 1}[va] * first.height
+            mine = _Box(x0, y1 - first.height, x0 + first.width, y1)
             if not any(mine.overlaps(t) for t in others):
                 taken.append(mine)
+                note.xyann = (dx, dy)
+                note.set_horizontalalignment(ha)
+                note.set_verticalalignment(va)
                 break
-            note.remove()
-        else:
-            ax.annotate(text, (x, y), textcoords="offset points", xytext=candidates[0][0],
-                        fontsize=fontsize, va="top")
+        # none free: the label stays in the first place, overlapping
 
 
 class _Box:

@@ -1272,14 +1272,13 @@ def goodput_figure(n_devices: int, device_mtbf_hours: float, checkpoint_seconds:
     label = (f"Daly {units.format_seconds(r['daly'])}, {r['goodput_daly']:.1%}\n"
              f"(Young {units.format_seconds(r['young'])}, {r['goodput_young']:.1%})")
     marks = {label: (r["daly"] / 60, 100 * r["goodput_daly"])}
-    fig = plots.line_chart(
+    return plots.line_chart(
         {"goodput (Daly's model)": (minutes, good)}, xlabel="minutes of work between checkpoints",
         ylabel="useful share of wall-clock time (%)", logx=True, marks=marks,
+        ylim=(0, 100),  # room above the optimum for its label
         title=(f"{n_devices:,} devices, device MTBF {device_mtbf_hours:,.0f} h (job MTBF "
                f"{units.format_seconds(m)}), checkpoint {units.format_seconds(checkpoint_seconds)}"
                f", restart {units.format_seconds(restart_seconds)}"))
-    fig.axes[0].set_ylim(0, 100)  # room above the optimum for its label
-    return fig
 
 
 class ReliabilityExplorer(ControlsExplorer):
