@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bigcompute import measure, memory, nets
-from bigcompute.configs import TransformerConfig
+from bigcompute.catalog import model
+from bigcompute.configs import LSTMConfig, MLPConfig, ResNetConfig, TransformerConfig
 
 from shapes import GPT, LLAMA_GQA, MOE, RELU_WIDE, TRANSFORMERS
 
@@ -138,7 +139,6 @@ def test_more_parameters_or_longer_sequences_never_need_less_memory(
 
 
 def test_fit_reports_the_largest_batch_and_never_a_negative_one():
-    from bigcompute.catalog import model
 
     result = memory.fit(model("llama2-7b"), "h100-sxm", 1, 4096, precision="amp-bf16")
     assert not result.fits and result.max_batch == 0
@@ -213,3 +213,23 @@ def test_training_memory_counts_autocast_weight_copies():
     acts = memory.activation_bytes(GPT, 2, 16, "amp-bf16", "flash")
     mem = memory.training_memory(GPT, 2, 16, "amp-bf16", attention="flash")
     assert mem.activations + mem.logits == pytest.approx(acts.total)
+
+
+@pytest.mark.parametrize("cfg", [LSTMConfig(hidden_size=8, input_size=3, n_outputs=2),
+                                 MLPConfig((4, 8, 2)), ResNetConfig()])
+def test_memory_formulas_refuse_models_that_are_not_transformers(cfg):
+    calls = {"activation_bytes": lambda: memory.activation_bytes(cfg, 1, 10),
+             "training_memory": lambda: memory.training_memory(cfg, 1, 10),
+             "kv_cache_bytes": lambda: memory.kv_cache_bytes(cfg, 1, 10),
+             "inference_memory": lambda: memory.inference_memory(cfg, 1, 10),
+             "fit": lambda: memory.fit(cfg, "h100-sxm", 1, 10)}
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=f"cfg='{type(cfg).__name__}'.*TransformerConfig"):
+            call()
+
+
+def test_memory_formulas_take_catalogue_names():
+    cfg = model("llama2-7b")
+    assert memory.kv_cache_bytes("llama2-7b", 2, 128) == memory.kv_cache_bytes(cfg, 2, 128)
+    assert (memory.inference_memory("llama2-7b", 1, 64).total
+            == memory.inference_memory(cfg, 1, 64).total)

@@ -215,6 +215,19 @@ def _stack_input_bytes(cfg, tokens, r: Recipe, full, embedding_norm) -> float:
     return tokens * cfg.d_model * r.activation
 
 
+def _transformer(cfg) -> TransformerConfig:
+    """A TransformerConfig, or the catalogue model a name stands for; anything else is
+    refused with what is allowed (these formulas are the transformer's)."""
+    from .counts import _resolve
+
+    cfg = _resolve(cfg)
+    if not isinstance(cfg, TransformerConfig):
+        fail("cfg", type(cfg).__name__, "a TransformerConfig or a catalogue model name (for "
+             "the chapter 3 and 5 models: practice.activation_bytes, "
+             "measure.saved_activation_bytes)")
+    return cfg
+
+
 def activation_bytes(cfg: TransformerConfig, batch: int, seq: int | None = None,
                      precision: str = "fp32", attention: str = "naive",
                      recompute: str | None = None, tp: int = 1, sp: bool = False,
@@ -226,6 +239,7 @@ def activation_bytes(cfg: TransformerConfig, batch: int, seq: int | None = None,
     its input, 16-bit weight copies; fp32 residual stream, norms and loss)."""
     from .counts import default_seq
 
+    cfg = _transformer(cfg)
     check_positive_int("batch", batch)
     check_choice("attention", attention, ATTENTIONS)
     check_choice("recompute", recompute, RECOMPUTE)
@@ -311,6 +325,7 @@ def kv_cache_bytes(cfg: TransformerConfig, batch: int, seq: int, dtype: str = "b
     """Keys and values of every layer: 2 * layers * batch * seq * kv_heads * head_dim * bytes.
 
     Grouped-query attention shrinks it by n_heads / n_kv_heads (8x for Llama-2-70B)."""
+    cfg = _transformer(cfg)
     check_positive_int("batch", batch)
     check_positive_int("seq", seq)
     return (2 * cfg.n_layers * batch * seq * cfg.n_kv_heads * cfg.head_dim
@@ -333,6 +348,7 @@ def inference_memory(cfg: TransformerConfig, batch: int, seq: int, dtype: str = 
     per device when split ``tp`` ways."""
     from .counts import param_count
 
+    cfg = _transformer(cfg)
     check_positive_int("tp", tp)
     weights = param_count(cfg) * bytes_per_element(dtype) / tp
     kv = kv_cache_bytes(cfg, batch, seq, kv_dtype or dtype) / tp
@@ -388,9 +404,9 @@ def training_memory(cfg, batch: int, seq: int | None = None, precision: str = "a
     in flight, so its activations are those of all layers for one micro-batch (Korthikanti et
     al. 2022, sec. 4.2.3); logits live on the last stage.
     """
-    from .counts import _resolve, param_count
+    from .counts import param_count
 
-    cfg = _resolve(cfg)
+    cfg = _transformer(cfg)
     for name, v in (("dp", dp), ("tp", tp), ("pp", pp)):
         check_positive_int(name, v)
     check_choice("zero_stage", zero_stage, (0, 1, 2, 3))
