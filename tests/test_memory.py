@@ -139,7 +139,6 @@ def test_more_parameters_or_longer_sequences_never_need_less_memory(
 
 
 def test_fit_reports_the_largest_batch_and_never_a_negative_one():
-
     result = memory.fit(model("llama2-7b"), "h100-sxm", 1, 4096, precision="amp-bf16")
     assert not result.fits and result.max_batch == 0
     assert "does not fit on h100-sxm even at batch 1" in result.message
