@@ -79,6 +79,8 @@ def other_shapes() -> dict:
         "cnn_rgb": CNNConfig(in_channels=3, image_size=32, channels=(16, 32, 64)),
         "lstm_lm": LSTMConfig(hidden_size=32, n_layers=2, vocab_size=50, embed_dim=16),
         "lstm_features": LSTMConfig(hidden_size=24, n_layers=1, input_size=10, n_outputs=3),
+        "lstm_classifier": LSTMConfig(hidden_size=24, n_layers=2, input_size=10, n_outputs=3,
+                                      output="last_step"),
         "resnet_small": ResNetConfig(blocks=(1, 1), width=8, image_size=32, n_classes=10),
         "resnet_basic": ResNetConfig(blocks=(1, 1, 1), bottleneck=False, width=8,
                                      image_size=32),
