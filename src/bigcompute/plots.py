@@ -299,12 +299,16 @@ def _clear_figure_artists(fig) -> None:
 def _clear_keeping_ticks(ax) -> None:
     """``ax.clear()``, but the axes keep their Tick objects, brought back to the state new
     ticks would have (the axis' tick parameters, clipped to the new axes patch)."""
-    kept = [(axis, axis.majorTicks, axis.minorTicks) for axis in (ax.xaxis, ax.yaxis)]
+    kept = [(axis, axis.majorTicks, axis.minorTicks,
+             {which: axis.get_tick_params(which=which) for which in ("major", "minor")})
+            for axis in (ax.xaxis, ax.yaxis)]
     ax.clear()
-    for axis, major, minor in kept:
+    for axis, major, minor, params in kept:
         axis.majorTicks, axis.minorTicks = major, minor
-        for which in ("major", "minor"):
-            axis.set_tick_params(which=which, **axis.get_tick_params(which=which))
+        for which, before in params.items():
+            now = axis.get_tick_params(which=which)
+            if now != before:  # clear() changed a parameter (the grid): apply it to the ticks
+                axis.set_tick_params(which=which, **now)
 
 
 # ---------------------------------------------------------------- data for the charts
