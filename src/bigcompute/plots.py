@@ -87,12 +87,14 @@ class WidgetFigure:
       cost of new axes): the axes are cleared, not remade, while the grid stays the same;
     * the Agg renderer, and with it matplotlib's caches of text extents and math text, which
       are kept per renderer and dpi (the figure is laid out and drawn at its own dpi);
-    * the layout: tight_layout runs when the grid or size changes and when the last render
-      shows that the content no longer fits, not at every update. A render is checked from
-      its pixels: content closer than half the layout's padding to an edge of the figure or
-      to the gap between two panels (a label about to be clipped or to overlap) has the
-      figure laid out again and redrawn. Content wider than the figure (a long title) widens
-      it, as ``bbox_inches="tight"`` did;
+    * the layout: tight_layout runs when the grid or size changes and when a render shows
+      that the content no longer fits, not at every update. After a layout the figure grows
+      where the finished chart reaches past an edge (a title wider than the figure, labels
+      placed after the layout), as ``bbox_inches="tight"`` did, and the render that follows
+      notes how clear of the edges, and of the gaps between panels, the content is. A later
+      render that comes closer than that and than half the layout's padding (a label about
+      to be clipped, or to run into the next panel) has the figure laid out again and
+      redrawn;
     * the second render of ``savefig(bbox_inches="tight")``: the PNG is cropped to what was
       drawn, plus `CROP_PAD_INCHES`, from the one render.
 
@@ -297,8 +299,9 @@ def _clear_figure_artists(fig) -> None:
 
 
 def _clear_keeping_ticks(ax) -> None:
-    """``ax.clear()``, but the axes keep their Tick objects, brought back to the state new
-    ticks would have (the axis' tick parameters, clipped to the new axes patch)."""
+    """``ax.clear()``, but the axes keep their Tick objects, with the axis' tick parameters
+    as new ticks would have them. (Their grid lines stay clipped to the previous axes patch:
+    the same rectangle, in the same axes coordinates, as the new one.)"""
     kept = [(axis, axis.majorTicks, axis.minorTicks,
              {which: axis.get_tick_params(which=which) for which in ("major", "minor")})
             for axis in (ax.xaxis, ax.yaxis)]
@@ -401,14 +404,13 @@ def share(part: float, total: float) -> str:
     return f"{pct:.1f}%" if pct >= 0.1 or pct == 0 else f"{pct:.2g}%"
 
 
-def figure_png(fig, dpi: int = 100, *, tight: bool = True) -> bytes:
-    """The figure as PNG bytes (for image widgets and static snapshots). ``tight`` crops it to
-    what is drawn (``bbox_inches="tight"``: a layout pass and a second render); without it the
-    figure is rendered once at its own size."""
+def figure_png(fig, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes, cropped to what is drawn (an explorer's chart is
+    `WidgetFigure.png`, which renders once)."""
     import io
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()
 
 
@@ -536,7 +538,7 @@ def device_comparison_chart(devices, dtype: str, *, width: float = 10.0):
     names = [d.name for d in devices][::-1]  # first device on top
     keys = list(_METRIC_FORMATS)
     fig, axes = _subplots(1, len(keys), figsize=(width, 0.9 + 0.38 * len(devices)),
-                             sharey=True)
+                          sharey=True)
     for j, (ax, key) in enumerate(zip(axes, keys)):
         values = [metrics[n][key] for n in names]
         known = [v for v in values if v]
@@ -570,7 +572,7 @@ def log_bars_chart(panels: dict[str, dict[str, float]], *, formats=None, width: 
     formats = formats or {}
     items = list(next(iter(panels.values())))[::-1]
     fig, axes = _subplots(1, len(panels), figsize=(width, 0.9 + 0.5 * len(items)),
-                             sharey=True, squeeze=False)
+                          sharey=True, squeeze=False)
     for j, (ax, (panel, values)) in enumerate(zip(axes[0], panels.items())):
         vs = [values[i] for i in items]
         ax.barh(items, vs, color=[ROOF_COLOURS[k % len(ROOF_COLOURS)]
@@ -925,8 +927,8 @@ def _place_labels(fig, ax, items, fontsize: float = 8):
         cx, cy = ax.transData.transform((x, y))
         left, top = first.x0 - (cx + dx * points), first.y1 - (cy + dy * points)
         for (dx, dy), ha, va in candidates:
-            x0 = cx + dx * points + left - {"left": 0, "center": 0.5, "right": 1}[ha] * first.width
-            y1 = cy + dy * points + top + {"top": 0, "center": 0.5, "bottom": 1}[va] * first.height
+            x0 = cx + dx * points + left - _LEFT_OF_ANCHOR[ha] * first.width
+            y1 = cy + dy * points + top + _ABOVE_ANCHOR[va] * first.height
             mine = _Box(x0, y1 - first.height, x0 + first.width, y1)
             if not any(mine.overlaps(t) for t in others):
                 taken.append(mine)
@@ -935,6 +937,11 @@ def _place_labels(fig, ax, items, fontsize: float = 8):
                 note.set_verticalalignment(va)
                 break
         # none free: the label stays in the first place, overlapping
+
+
+# How much of a text's width lies left of its anchor, and of its height above it, by alignment.
+_LEFT_OF_ANCHOR = {"left": 0.0, "center": 0.5, "right": 1.0}
+_ABOVE_ANCHOR = {"top": 0.0, "center": 0.5, "bottom": 1.0}
 
 
 class _Box:
@@ -990,7 +997,7 @@ def parallel_plan_chart(rows: list[dict], *, capacity_bytes: float, capacity_lab
     rows = rows[::-1]
     labels = [r["label"] for r in rows]
     fig, (ax_t, ax_m) = _subplots(1, 2, figsize=(width, 1.2 + 0.42 * len(rows)),
-                                     sharey=True, gridspec_kw={"width_ratios": [3, 2]})
+                                  sharey=True, gridspec_kw={"width_ratios": [3, 2]})
     left = [0.0] * len(rows)
     for part, colour in STEP_TIME_COLOURS.items():
         values = [r["parts"].get(part, 0.0) for r in rows]
@@ -1125,7 +1132,7 @@ def training_curves_chart(runs, *, columns: int = 3, width: float = 10.5,
     runs = list(runs)
     rows = -(-len(runs) // columns)
     fig, axes = _subplots(rows, columns, figsize=(width, panel_height * rows),
-                             squeeze=False)
+                          squeeze=False)
     for ax, run in zip(axes.flat, runs):
         steps = list(range(1, run.steps + 1))
         ax.plot(steps, run.train_loss, color="#4C72B0", alpha=0.25, lw=0.8)
@@ -1184,7 +1191,7 @@ def image_grid(images, labels=None, *, columns: int = 8, size: float = 1.1,
         images = images[:, 0]
     rows = -(-len(images) // columns)
     fig, axes = _subplots(rows, columns, figsize=(size * columns, size * rows + 0.3),
-                             squeeze=False)
+                          squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < len(images):

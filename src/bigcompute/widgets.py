@@ -613,8 +613,9 @@ def _verdict_html(ok: bool, text: str) -> str:
 class ControlsExplorer(Explorer):
     """An explorer made of named controls, a result (HTML) and a chart (PNG).
 
-    Subclasses set ``name`` and implement ``render(settings) -> (html, Figure)``; a
-    ValueError from it is shown as the setting's message, with the chart hidden."""
+    Subclasses set ``name`` and implement ``render(settings) -> (html, Figure)``, drawing
+    the figure with a `plots` chart function (during `update` it draws on the explorer's one
+    figure); a ValueError from it is shown as the setting's message, with the chart hidden."""
 
     name = "Explorer"
     columns = 2
@@ -646,11 +647,14 @@ class ControlsExplorer(Explorer):
         """Recompute and redraw from the controls' values."""
         try:
             with self._redrawing():
-                text, _fig = self.render(self.settings())
+                text, fig = self.render(self.settings())
         except ValueError as exc:
             self.result.value = error_html(exc)
             self.chart.layout.display = "none"
             return
+        if fig is not self._widget_figure.figure:
+            raise TypeError(f"{type(self).__name__}.render drew a figure of its own; draw it "
+                            "with a plots chart function (plots._subplots)")
         self.result.value = text
         self._show_chart()
 
@@ -1122,8 +1126,8 @@ def workload_summary_html(p) -> str:
     ]
     if p.cost_per_1000 is not None:
         rows.append(("cost per 1,000 predictions",
-                     f"{small_dollars(p.cost_per_1000)} at "
-                     f"${p.price_per_device_hour:g} per device-hour"))
+                     (f"{small_dollars(p.cost_per_1000)} at "
+                      f"${p.price_per_device_hour:g} per device-hour")))
     if p.energy_wh_per_prediction is not None:
         rows.append(("energy per prediction (TDP)", f"{p.energy_wh_per_prediction:.3g} Wh"))
     return _table_html(rows)
