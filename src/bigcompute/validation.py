@@ -132,7 +132,6 @@ def speed_rows(speed: dict) -> list[dict]:
     """Every timed figure with its target (medians of repeated runs, wall time)."""
     s = speed["sweep"]
     timed = [w for w in speed["widgets"] if "update_seconds" in w]
-    worst = max(timed, key=lambda w: w["update_seconds"])
     t = speed["targets"]
     rows = [
         ("import bigcompute (fresh interpreter)", speed["import_seconds"],
@@ -145,9 +144,10 @@ def speed_rows(speed: dict) -> list[dict]:
          t["sweep_10k_seconds"]),
         ("LLaMA-2-7B FLOP trace on the meta device", speed["meta_trace_7b_seconds"],
          t["meta_trace_7b_seconds"]),
-        (f"widget update, median of {len(timed)} explorers", speed["widget_update_seconds"],
-         t["widget_update_seconds"]),
-        (f"widget update, slowest ({worst['explorer']})", worst["update_seconds"],
+        (f"widget update after a control moves, median of {len(timed)} explorers",
+         speed["widget_update_seconds"], t["widget_update_seconds"]),
+        (f"widget update after a control moves, slowest explorer "
+         f"({speed['widget_update_worst_explorer']})", speed["widget_update_worst_seconds"],
          t["widget_update_seconds"]),
     ]
     return [{"figure": a, "seconds": v, "target_seconds": tt, "met": v <= tt}
