@@ -26,6 +26,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "# Install the bigcompute library when this kernel lacks it (Colab). Hidden on the website."
 TAGS = ["remove-cell"]
+# in a coursework notebook (its cells carry nbgrader metadata) the cell is a locked, ungraded one
+NBGRADER = {"grade": False, "grade_id": "install_bigcompute", "locked": True,
+            "schema_version": 3, "solution": False}
 
 
 def install_source(config_path: Path = ROOT / "_config.yml") -> str:
@@ -43,19 +46,28 @@ def is_install_cell(cell) -> bool:
     return cell.cell_type == "code" and cell.source.startswith(MARKER)
 
 
+def is_coursework(nb) -> bool:
+    return any("nbgrader" in c.metadata for c in nb.cells if not is_install_cell(c))
+
+
 def is_current(nb, source: str) -> bool:
-    """The notebook's first cell is the install cell, as `source` says, and hidden."""
+    """The notebook's first cell is the install cell, as `source` says, and hidden (and, in
+    coursework, locked)."""
     if not nb.cells or not is_install_cell(nb.cells[0]):
         return False
     first = nb.cells[0]
     return (first.source == source and set(TAGS) <= set(first.metadata.get("tags", []))
+            and first.metadata.get("nbgrader") == (NBGRADER if is_coursework(nb) else None)
             and sum(is_install_cell(c) for c in nb.cells) == 1)
 
 
 def with_install_cell(nb, source: str):
     """The notebook with exactly one install cell, first, up to date. Other cells unchanged."""
+    metadata = {"tags": list(TAGS)}
+    if is_coursework(nb):
+        metadata["nbgrader"] = dict(NBGRADER)
     nb.cells = [c for c in nb.cells if not is_install_cell(c)]
-    cell = nbformat.v4.new_code_cell(source, metadata={"tags": list(TAGS)})
+    cell = nbformat.v4.new_code_cell(source, metadata=metadata)
     if (nb.nbformat, nb.nbformat_minor) < (4, 5):
         del cell["id"]  # cell ids came with nbformat 4.5
     nb.cells.insert(0, cell)
