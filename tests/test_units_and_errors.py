@@ -42,6 +42,17 @@ def test_formats_have_units():
     assert units.flops_to_pf_days(8.64e19) == 1.0
 
 
+@pytest.mark.parametrize("seconds", [4e-8, 5e-7, 3e-3, 2.0, 59.9, 60.0, 400.0, 7200.0,
+                                     9e4, 4e7])
+def test_time_unit_is_the_largest_unit_the_time_reaches(seconds):
+    lengths = {"ns": 1e-9, "µs": 1e-6, "ms": 1e-3, "s": 1, "min": 60, "h": 3600,
+               "days": 86400, "years": 365.25 * 86400}
+    unit, scale = units.time_unit(seconds)
+    assert scale == lengths[unit] and seconds >= scale
+    assert all(seconds < length for length in lengths.values() if length > scale)
+    assert units.format_seconds(seconds).endswith(f" {unit}")
+
+
 def test_bad_unit_says_what_is_allowed():
     with pytest.raises(ValueError, match="count='7X'.*suffix"):
         units.parse_count("7X")

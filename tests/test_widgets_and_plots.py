@@ -99,3 +99,15 @@ def test_scaling_figure_has_a_line_per_depth_and_marks_the_default():
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert labels[:2] == ["6 layers", "12 layers"]
     assert len(fig.axes[0].get_lines()) == 3  # two depths and the starred default
+
+
+def test_plan_chart_writes_its_time_axis_in_the_unit_of_the_slowest_plan():
+    rows = [{"label": "dp8", "fits": True, "memory": 2**30,
+             "parts": {"compute": 300.0, "data-parallel comm": 100.0}},
+            {"label": "tp8", "fits": False, "memory": 2**31, "parts": {"compute": 90.0}}]
+    fig = plots.parallel_plan_chart(rows, capacity_bytes=2**32)
+    ax_t = fig.axes[0]
+    assert ax_t.get_xlabel() == "time per training step (min)"
+    bar_ends = sorted(p.get_x() + p.get_width() for p in ax_t.patches)
+    assert bar_ends[-1] == pytest.approx(400 / 60) and bar_ends[0] == pytest.approx(90 / 60)
+    assert {t.get_text().strip() for t in ax_t.texts} == {"6.67 min", "1.5 min"}

@@ -998,15 +998,17 @@ def parallel_plan_chart(rows: list[dict], *, capacity_bytes: float, capacity_lab
     labels = [r["label"] for r in rows]
     fig, (ax_t, ax_m) = _subplots(1, 2, figsize=(width, 1.2 + 0.42 * len(rows)),
                                   sharey=True, gridspec_kw={"width_ratios": [3, 2]})
+    # the time axis in the unit of the slowest plan, as its label is written
+    unit, scale = units.time_unit(max(sum(r["parts"].values()) for r in rows))
     left = [0.0] * len(rows)
     for part, colour in STEP_TIME_COLOURS.items():
-        values = [r["parts"].get(part, 0.0) for r in rows]
+        values = [r["parts"].get(part, 0.0) / scale for r in rows]
         ax_t.barh(labels, values, left=left, color=colour, label=part)
         left = [a + b for a, b in zip(left, values)]
     for y, total in enumerate(left):
-        ax_t.text(total, y, f" {units.format_seconds(total)}", va="center", fontsize=8)
+        ax_t.text(total, y, f" {units.format_seconds(total * scale)}", va="center", fontsize=8)
     ax_t.set_xlim(0, max(left) * 1.25)
-    ax_t.set_xlabel("seconds per training step")
+    ax_t.set_xlabel(f"time per training step ({unit})")
     ax_t.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncol=2, fontsize=8, frameon=False)
     memory = [r["memory"] for r in rows]
     ax_m.barh(labels, memory, color=["#8FA8C8" if r["fits"] else "#E8B4B4" for r in rows],

@@ -107,12 +107,18 @@ def format_count(n: float, precision: int = 3) -> str:
     return f"{n:.{precision}g}"
 
 
-def format_seconds(s: float, precision: int = 3) -> str:
-    """Seconds in the natural unit: 12.3 ms, 4.5 h, 34.2 days, 1.2 years."""
+def time_unit(s: float) -> tuple[str, float]:
+    """The natural unit for ``s`` seconds and its length in seconds: ("min", 60.0)."""
     for unit, scale in (("years", 365.25 * 86400), ("days", 86400), ("h", 3600),
                         ("min", 60), ("s", 1), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
         if abs(s) >= scale or unit == "ns":
-            return f"{s / scale:.{precision}g} {unit}"
+            return unit, float(scale)
+
+
+def format_seconds(s: float, precision: int = 3) -> str:
+    """Seconds in the natural unit: 12.3 ms, 4.5 h, 34.2 days, 1.2 years."""
+    unit, scale = time_unit(s)
+    return f"{s / scale:.{precision}g} {unit}"
 
 
 def format_dollars(x: float) -> str:
