@@ -100,13 +100,35 @@ def embedding_params(cfg: TransformerConfig) -> int:
         n += d * cfg.in_channels * cfg.patch_size**2 + d + d
         n += (cfg.n_patches + 1) * d if learned else 0
     elif cfg.frontend == "audio":  # two width-3 convolutions; encoder positions are sinusoids
-        n += (cfg.n_mels * d * 3 + d) + (d * d * 3 + d)
+        n += _audio_frontend_params(cfg)
     if cfg.frontend == "tokens" or cfg.arch == "encoder-decoder":
         n += cfg.vocab_size * d  # one table, shared by encoder and decoder
         stacks = 2 if cfg.arch == "encoder-decoder" and cfg.frontend == "tokens" else 1
         n += stacks * cfg.max_seq_len * d if learned else 0
     n += cfg.type_vocab_size * d
     n += norm_params(cfg) if cfg.embedding_norm else 0
+    return n
+
+
+def _audio_frontend_params(cfg: TransformerConfig) -> int:
+    """Whisper's two width-3 convolutions (n_mels -> d, d -> d), with biases."""
+    d = cfg.d_model
+    return (cfg.n_mels * d * 3 + d) + (d * d * 3 + d)
+
+
+def encoder_param_count(cfg, experts: int | None = None) -> int:
+    """Parameters only the encoder of an encoder-decoder uses: its blocks and final norm (and
+    relative-position table), the audio front end or the encoder's learned positions. A decode
+    step runs the decoder alone and reads none of them. 0 for other models. ``experts`` as in
+    `moe_params`."""
+    cfg = _resolve(cfg)
+    if not isinstance(cfg, TransformerConfig) or cfg.arch != "encoder-decoder":
+        return 0
+    n = _stack_params(cfg, cfg.n_encoder_layers, False, experts)
+    if cfg.frontend == "audio":
+        n += _audio_frontend_params(cfg)
+    elif cfg.positions == "learned":  # the encoder's own position table
+        n += cfg.max_seq_len * cfg.d_model
     return n
 
 

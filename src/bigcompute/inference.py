@@ -11,7 +11,6 @@ decode_step_roofline) and `memory` (kv_cache_bytes).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import torch
 
@@ -34,37 +33,6 @@ def prompt_tokens(cfg, batch: int, length: int, seed: int = 0) -> torch.Tensor:
     """A seeded random prompt: (batch, length) token ids."""
     g = torch.Generator().manual_seed(seed)
     return torch.randint(0, cfg.vocab_size, (batch, length), generator=g)
-
-
-@dataclass(frozen=True)
-class GenerationTiming:
-    """Wall seconds to generate ``new_tokens`` tokens per sequence after a prompt."""
-
-    prompt_len: int
-    new_tokens: int
-    batch: int
-    use_cache: bool
-    seconds: float
-
-    @property
-    def seconds_per_token(self) -> float:
-        return self.seconds / self.new_tokens
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self.batch * self.new_tokens / self.seconds
-
-
-@torch.no_grad()
-def time_generation(model, prompt_len: int, new_tokens: int, use_cache: bool, batch: int = 1,
-                    repeats: int = 2, seed: int = 0, warmup: bool = True) -> GenerationTiming:
-    """Best time of ``model.generate`` (greedy) for ``new_tokens`` after a random prompt
-    (``warmup=False`` skips the untimed first run, when the model has run already)."""
-    model.eval()
-    prompt = prompt_tokens(model.cfg, batch, prompt_len, seed)
-    seconds = _best(lambda: model.generate(prompt, new_tokens, use_cache=use_cache), repeats,
-                    warmup)
-    return GenerationTiming(prompt_len, new_tokens, batch, use_cache, seconds)
 
 
 @torch.no_grad()

@@ -22,7 +22,8 @@ from .errors import (check_finite_positive, check_fraction, check_non_negative,
 __all__ = [
     "RooflineResult", "MatmulCost", "roofline_time", "matmul_cost", "training_time",
     "training_tokens_per_second", "mfu", "hfu", "expected_experts_touched",
-    "weight_bytes_read", "prefill_roofline", "prefill_time", "decode_step_roofline",
+    "weight_bytes_read", "decode_step_params", "encoder_memory_len", "prefill_roofline",
+    "prefill_time", "decode_step_roofline",
     "decode_time_per_token", "decode_throughput", "generation_time",
 ]
 
@@ -197,8 +198,37 @@ def expected_experts_touched(n_experts: int, top_k: int, tokens: int) -> float:
     return n_experts * (1.0 - (1.0 - top_k / n_experts) ** tokens)
 
 
-def weight_bytes_read(cfg, tokens: int, dtype: str = "bf16") -> float:
-    """Bytes of weights read from memory to process ``tokens`` tokens in one pass.
+def decode_step_params(cfg, active: bool = True) -> int:
+    """Parameters one decode step uses (for a mixture of experts with ``active``, top_k
+    experts per layer). An encoder-decoder's step runs the decoder alone: the encoder's
+    parameters are not used, and neither are the cross-attention key and value projections,
+    whose outputs for the encoder's memory are computed once, at prefill, and cached."""
+    from . import counts
+
+    cfg = _resolve(cfg)
+    experts = cfg.top_k if active and getattr(cfg, "is_moe", False) else None
+    n = counts.active_param_count(cfg) if active else counts.param_count(cfg)
+    if getattr(cfg, "arch", None) == "encoder-decoder":
+        kv_width = cfg.n_kv_heads * cfg.head_dim
+        n -= (counts.encoder_param_count(cfg, experts)
+              + cfg.n_layers * 2 * counts.dense_layer_params(cfg.d_model, kv_width, cfg.bias))
+    return n
+
+
+def encoder_memory_len(cfg) -> int:
+    """Length of the encoder output a decoder attends to: Whisper's 1500 frames after its
+    convolutions; for a token encoder, its longest input (max_seq_len, an upper bound). 0 for
+    decoder-only models."""
+    cfg = _resolve(cfg)
+    if getattr(cfg, "arch", None) != "encoder-decoder":
+        return 0
+    return cfg.encoder_seq_len if cfg.frontend == "audio" else cfg.max_seq_len
+
+
+def weight_bytes_read(cfg, tokens: int, dtype: str = "bf16", decode: bool = False) -> float:
+    """Bytes of weights read from memory to process ``tokens`` tokens in one pass (with
+    ``decode``, one decode step: `decode_step_params`, which leaves out an encoder-decoder's
+    encoder).
 
     A dense model reads every weight once per pass, whatever the batch. A mixture of experts
     reads its shared weights (attention, embeddings, router) and only the experts its tokens
@@ -214,14 +244,13 @@ def weight_bytes_read(cfg, tokens: int, dtype: str = "bf16") -> float:
     from . import counts, memory
 
     cfg = _resolve(cfg)
-    total = counts.param_count(cfg)
+    total = decode_step_params(cfg, active=False) if decode else counts.param_count(cfg)
     per_element = memory.bytes_per_element(dtype)
     if not getattr(cfg, "is_moe", False):
         return total * per_element
-    active = counts.active_param_count(cfg)
-    experts_all_layers = (total - active) / (cfg.n_experts - cfg.top_k)  # one expert, every layer
-    touched = expected_experts_touched(cfg.n_experts, cfg.top_k, tokens)
-    return (active + (touched - cfg.top_k) * experts_all_layers) * per_element
+    layers = cfg.n_layers + (0 if decode else cfg.n_encoder_layers)  # layers with experts
+    untouched = cfg.n_experts - expected_experts_touched(cfg.n_experts, cfg.top_k, tokens)
+    return (total - layers * untouched * counts.mlp_params(cfg)) * per_element
 
 
 def _resolve(cfg):
@@ -287,16 +316,20 @@ def prefill_time(cfg, device, batch: int, prompt_len: int, dtype: str = "bf16",
 def _decode_terms(cfg, batch, dtype, kv_dtype):
     """Per decode step: (flops at context 0, flops per context token, bytes at context 0,
     bytes per context token). Both grow linearly with the context length."""
-    from . import counts, memory
+    from . import memory
 
-    active = counts.active_param_count(cfg)
     # Attention against the cache: QK^T and AV, 2 FLOPs per multiply-add, per cached token.
     attn_flops_per_context = 2 * 2 * batch * cfg.n_layers * cfg.n_heads * cfg.head_dim
     # The cache is linear in its length: two points give its slope and any constant part.
     kv_1 = memory.kv_cache_bytes(cfg, batch, 1, kv_dtype or dtype)
     kv_2 = memory.kv_cache_bytes(cfg, batch, 2, kv_dtype or dtype)
-    return (2 * active * batch, attn_flops_per_context,
-            weight_bytes_read(cfg, batch, dtype) + kv_1 - (kv_2 - kv_1), kv_2 - kv_1)
+    flops = 2 * decode_step_params(cfg) * batch
+    bytes_ = weight_bytes_read(cfg, batch, dtype, decode=True) + kv_1 - (kv_2 - kv_1)
+    memory_len = encoder_memory_len(cfg)
+    if memory_len:  # cross-attention to the encoder's cached keys and values
+        flops += attn_flops_per_context * memory_len
+        bytes_ += memory.kv_cache_bytes(cfg, batch, memory_len, kv_dtype or dtype)
+    return flops, attn_flops_per_context, bytes_, kv_2 - kv_1
 
 
 def decode_step_roofline(cfg, device, batch: int, context: int, dtype: str = "bf16",
@@ -312,8 +345,10 @@ def decode_step_roofline(cfg, device, batch: int, context: int, dtype: str = "bf
 
     At small batch the weights dominate and decoding is memory-bound: tokens/s per sequence
     is about bandwidth / weight bytes (Pope et al. 2022, "Efficiently scaling transformer
-    inference"). ``kv_dtype`` defaults to ``dtype``. Cross-attention of encoder-decoders and
-    the attention to the new token itself are left out.
+    inference"). ``kv_dtype`` defaults to ``dtype``. An encoder-decoder's step runs the
+    decoder alone (`decode_step_params`) and reads the cross-attention keys and values cached
+    for the encoder's output (`encoder_memory_len` of them). The attention to the new token
+    itself is left out.
     """
     cfg = _decoder(cfg)
     check_positive_int("batch", batch)
