@@ -901,7 +901,8 @@ def workload_map_chart(points: list[dict], *, highlight: str | None = None,
 def _place_labels(fig, ax, items, fontsize: float = 8):
     """Annotate each (x, y, text, marker radius in points) where the label overlaps no other
     label, marker or the legend: below right, above right, above left, below left, above,
-    below, in that order of preference (the first place if none is free)."""
+    below, then the same a line further out, in that order of preference (where it overlaps
+    least if none is free)."""
     renderer = fig.canvas.get_renderer()
     taken = []
     if ax.get_legend() is not None:
@@ -912,9 +913,12 @@ def _place_labels(fig, ax, items, fontsize: float = 8):
         cx, cy = ax.transData.transform((x, y))
         r = radius * fig.dpi / 72
         markers.append(_Box(cx - r, cy - r, cx + r, cy + r))
-    candidates = [((9, -4), "left", "top"), ((9, 6), "left", "bottom"),
-                  ((-9, 6), "right", "bottom"), ((-9, -4), "right", "top"),
-                  ((0, 12), "center", "bottom"), ((0, -12), "center", "top")]
+    near = [((9, -4), "left", "top"), ((9, 6), "left", "bottom"),
+            ((-9, 6), "right", "bottom"), ((-9, -4), "right", "top"),
+            ((0, 12), "center", "bottom"), ((0, -12), "center", "top")]
+    line = 1.2 * fontsize  # points
+    candidates = near + [((dx, dy + (line if dy > 0 else -line)), ha, va)
+                         for (dx, dy), ha, va in near]
     points = fig.dpi / 72
     for i, (x, y, text, _) in enumerate(items):
         others = taken + markers[:i] + markers[i + 1:]
@@ -926,17 +930,22 @@ def _place_labels(fig, ax, items, fontsize: float = 8):
         first = note.get_window_extent(renderer)
         cx, cy = ax.transData.transform((x, y))
         left, top = first.x0 - (cx + dx * points), first.y1 - (cy + dy * points)
-        for (dx, dy), ha, va in candidates:
+        best = None  # (overlapping area, box, place)
+        for place in candidates:
+            (dx, dy), ha, va = place
             x0 = cx + dx * points + left - _LEFT_OF_ANCHOR[ha] * first.width
             y1 = cy + dy * points + top + _ABOVE_ANCHOR[va] * first.height
             mine = _Box(x0, y1 - first.height, x0 + first.width, y1)
-            if not any(mine.overlaps(t) for t in others):
-                taken.append(mine)
-                note.xyann = (dx, dy)
-                note.set_horizontalalignment(ha)
-                note.set_verticalalignment(va)
+            area = sum(mine.overlap_area(t) for t in others)
+            if best is None or area < best[0]:
+                best = (area, mine, place)
+            if area == 0:
                 break
-        # none free: the label stays in the first place, overlapping
+        _, mine, ((dx, dy), ha, va) = best
+        taken.append(mine)
+        note.xyann = (dx, dy)
+        note.set_horizontalalignment(ha)
+        note.set_verticalalignment(va)
 
 
 # How much of a text's width lies left of its anchor, and of its height above it, by alignment.
@@ -950,9 +959,10 @@ class _Box:
     def __init__(self, x0, y0, x1, y1):
         self.x0, self.y0, self.x1, self.y1 = x0, y0, x1, y1
 
-    def overlaps(self, other) -> bool:
-        return not (self.x1 < other.x0 or other.x1 < self.x0 or self.y1 < other.y0
-                    or other.y1 < self.y0)
+    def overlap_area(self, other) -> float:
+        width = min(self.x1, other.x1) - max(self.x0, other.x0)
+        height = min(self.y1, other.y1) - max(self.y0, other.y0)
+        return width * height if width >= 0 and height >= 0 else 0.0
 
 
 # ---------------------------------------------------------------- chapter 3.6: pipeline
