@@ -425,7 +425,7 @@ class LSTMNet(nn.Module):
         for layer in range(self.lstm.num_layers):
             w_ih, w_hh, b_ih, b_hh = (getattr(self.lstm, f"{name}_l{layer}") for name in
                                       ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-            h = c = x.new_zeros(x.shape[0], self.lstm.hidden_size)
+            h, c = (x.new_zeros(x.shape[0], self.lstm.hidden_size) for _ in range(2))
             steps = []
             for t in range(x.shape[1]):
                 h, c = torch.lstm_cell(x[:, t], (h, c), w_ih, w_hh, b_ih, b_hh)
