@@ -44,6 +44,9 @@ def test_run_entry_is_complete_and_cites_its_source(run):
             assert isinstance(value, str)
         elif key == "segments":
             assert all(isinstance(v, (int, float)) for s in value for v in s.values())
+        elif key == "stage_device_hours":
+            assert value and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                 for v in value.values())
         else:
             assert isinstance(value, (int, float)) and not isinstance(value, bool), (
                 f"input {key}={value!r} did not load as a number (write 1.0e+9, not 1e9)")
@@ -86,6 +89,16 @@ def test_reproduction_errors_table():
     for label, error, tolerance in rows:
         print(f"  {label:<{width}} {error:+7.2%}  (tolerance {tolerance:.0%})")
     assert all(abs(error) <= tolerance for _, error, tolerance in rows)
+
+
+def test_a_wrong_price_is_caught():
+    """The cost check can fail: DeepSeek-V3's GPU-hours at $1.5 instead of $2 miss Table 1."""
+    run = next(r for r in RUNS if r["method"] == "training_cost")
+    price = run["inputs"]["price_per_device_hour"]
+    wrong = dict(run["inputs"], price_per_device_hour=price * 0.75)
+    value = METHODS["training_cost"](wrong)["cost_dollars"]
+    published = next(o["value"] for o in run["outputs"] if o["name"] == "cost_dollars")
+    assert abs(value / published - 1) > run["tolerance"]
 
 
 def test_a_wrong_input_is_caught():

@@ -37,20 +37,27 @@ def _training_flops(x):
     return counts.flops_6nd(x["params"], x["tokens"]) * x["flops_per_param_per_token"] / 6
 
 
+def _utilisation(x):
+    """Achieved FLOP/s per device over the device's catalogue peak for the run's dtype."""
+    return x["achieved_flops_per_device"] / hardware.device(x["device"]).peak_flops(x["dtype"])
+
+
 def pf_days_6nd(x):
     active = x["params"] * x.get("active_fraction", 1.0)
-    return {"train_compute": energy.pf_days(counts.flops_6nd(active, x["tokens"]))}
+    flops = counts.flops_6nd(active, x["tokens"])
+    return {"train_compute": energy.pf_days(flops), "train_flops": flops}
 
 
 def training_days(x):
-    dev = hardware.device(x["device"])
-    utilisation = x["achieved_flops_per_device"] / dev.peak_flops(x["dtype"])
-    seconds = timing.training_time(_training_flops(x), dev, x["n_devices"], mfu=utilisation,
-                                   dtype=x["dtype"])
+    seconds = timing.training_time(_training_flops(x), x["device"], x["n_devices"],
+                                   mfu=_utilisation(x), dtype=x["dtype"])
     return {"days": seconds / timing.SECONDS_PER_DAY}
 
 
 def mfu(x):
+    if "achieved_flops_per_device" in x:
+        # the paper prints the model FLOP/s each device achieved, not a throughput in tokens
+        return {"mfu": _utilisation(x)}
     args = (x["device"], x["n_devices"], x["dtype"])
     out = {"mfu_no_attention": timing.mfu(x["tokens_per_s"], counts.flops_6nd(x["params"], 1),
                                           *args)}
@@ -77,6 +84,17 @@ def energy_co2(x):
             "co2_tonnes": energy.co2_tonnes(kwh, x["grid_kg_per_kwh"])}
 
 
+def training_cost(x):
+    """Rented compute: device-hours x price per device-hour, in all and for each stage."""
+    stages = x.get("stage_device_hours", {})
+    hours = x["device_hours"] if "device_hours" in x else sum(stages.values())
+    price = x["price_per_device_hour"]
+    out = {"device_hours": hours, "cost_dollars": energy.cost_dollars(hours, price)}
+    out.update({f"cost_dollars_{stage}": energy.cost_dollars(h, price)
+                for stage, h in stages.items()})
+    return out
+
+
 def chinchilla_optimal(x):
     params, tokens = scaling.chinchilla_optimal(x["compute_flops"])
     return {"params": params, "tokens": tokens}
@@ -89,7 +107,7 @@ def zero_memory(x):
 
 
 METHODS = {f.__name__: f for f in (pf_days_6nd, training_days, mfu, hfu, energy_co2,
-                                   chinchilla_optimal, zero_memory)}
+                                   training_cost, chinchilla_optimal, zero_memory)}
 
 
 
