@@ -46,19 +46,7 @@ def cells_of(nb, exercise: str):
 def public_text(nb) -> str:
     """The instructor notebook less its solution regions, hidden tests and markdown answers:
     what students may see (computed here independently of nbgrader)."""
-    kept = []
-    for cell in nb.cells:
-        if course.is_solution(cell) and cell.cell_type == "markdown":
-            continue
-        inside = False
-        for line in cell.source.splitlines():
-            if "### BEGIN SOLUTION" in line or "### BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "### END SOLUTION" in line or "### END HIDDEN TESTS" in line:
-                inside = False
-            elif not inside:
-                kept.append(line)
-    return "\n".join(kept)
+    return "\n".join(line for cell in nb.cells for line in course.split_hidden(cell)[1])
 
 
 def secrets(nb) -> list[str]:

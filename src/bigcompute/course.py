@@ -134,18 +134,25 @@ def solution_texts(nb) -> list[str]:
     """What must never reach a student: the code between the solution delimiters, whole
     markdown answers, and hidden tests. One entry per line (leaving out lines too short or
     too common to identify anything: fences, directive options, brackets)."""
-    texts = []
-    for cell in nb.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if "### BEGIN SOLUTION" in line or "### BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "### END SOLUTION" in line or "### END HIDDEN TESTS" in line:
-                inside = False
-            elif (inside or (is_solution(cell) and cell.cell_type == "markdown")) \
-                    and _distinctive(line):
-                texts.append(line.strip())
-    return texts
+    return [line.strip() for cell in nb.cells for line in split_hidden(cell)[0]
+            if _distinctive(line)]
+
+
+def split_hidden(cell) -> tuple[list[str], list[str]]:
+    """A cell's lines as (hidden from students, visible to them): the lines between the
+    solution or hidden-test delimiters, or all of a markdown answer, are hidden; the
+    delimiter lines themselves are neither."""
+    if is_solution(cell) and cell.cell_type == "markdown":
+        return cell.source.splitlines(), []
+    hidden, visible, inside = [], [], False
+    for line in cell.source.splitlines():
+        if "### BEGIN SOLUTION" in line or "### BEGIN HIDDEN TESTS" in line:
+            inside = True
+        elif "### END SOLUTION" in line or "### END HIDDEN TESTS" in line:
+            inside = False
+        else:
+            (hidden if inside else visible).append(line)
+    return hidden, visible
 
 
 def _distinctive(line: str) -> bool:
