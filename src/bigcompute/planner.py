@@ -64,8 +64,8 @@ def plan_parallelism(cfg, n_devices: int, global_batch: int, seq: int, device, *
     node's fast links); pp at most n_layers; dp x micro_batch divides global_batch. Raises
     ValueError (with the reason) when no split is valid.
     """
+    from .counts import _resolve
     from .hardware import device as get_device
-    from .timing import _resolve
 
     cfg = _resolve(cfg)
     if not isinstance(cfg, TransformerConfig):

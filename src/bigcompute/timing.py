@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from .counts import _resolve
 from .errors import (check_finite_positive, check_fraction, check_non_negative,
                      check_positive_int, fail)
 
@@ -251,15 +252,6 @@ def weight_bytes_read(cfg, tokens: int, dtype: str = "bf16", decode: bool = Fals
     layers = cfg.n_layers + (0 if decode else cfg.n_encoder_layers)  # layers with experts
     untouched = cfg.n_experts - expected_experts_touched(cfg.n_experts, cfg.top_k, tokens)
     return (total - layers * untouched * counts.mlp_params(cfg)) * per_element
-
-
-def _resolve(cfg):
-    """A config, looking catalogue names up."""
-    if isinstance(cfg, str):
-        from .catalog import model
-
-        return model(cfg)
-    return cfg
 
 
 def _decoder(cfg):
