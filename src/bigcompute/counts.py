@@ -265,6 +265,16 @@ def _resolve(cfg):
     return cfg
 
 
+def transformer_config(cfg, others: str = "") -> TransformerConfig:
+    """A TransformerConfig, or the catalogue model a name stands for; anything else is
+    refused with what is allowed (``others``: where the other models are handled)."""
+    cfg = _resolve(cfg)
+    if not isinstance(cfg, TransformerConfig):
+        fail("cfg", type(cfg).__name__,
+             "a TransformerConfig or a catalogue model name" + (f" ({others})" if others else ""))
+    return cfg
+
+
 # ---------------------------------------------------------------- FLOPs
 
 @dataclass(frozen=True)

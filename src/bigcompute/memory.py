@@ -216,16 +216,12 @@ def _stack_input_bytes(cfg, tokens, r: Recipe, full, embedding_norm) -> float:
 
 
 def _transformer(cfg) -> TransformerConfig:
-    """A TransformerConfig, or the catalogue model a name stands for; anything else is
-    refused with what is allowed (these formulas are the transformer's)."""
-    from .counts import _resolve
+    """These formulas are the transformer's: other models are refused, saying where they are
+    handled."""
+    from .counts import transformer_config
 
-    cfg = _resolve(cfg)
-    if not isinstance(cfg, TransformerConfig):
-        fail("cfg", type(cfg).__name__, "a TransformerConfig or a catalogue model name (for "
-             "the chapter 3 and 5 models: practice.activation_bytes, "
-             "measure.saved_activation_bytes)")
-    return cfg
+    return transformer_config(cfg, "for the chapter 3 and 5 models: "
+                              "practice.activation_bytes, measure.saved_activation_bytes")
 
 
 def activation_bytes(cfg: TransformerConfig, batch: int, seq: int | None = None,

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import counts, memory, parallel
-from .configs import TransformerConfig
 from .errors import check_choice, check_positive, check_positive_int, fail
 
 # A DGX H100 node has 8 GPUs and 8 ConnectX-7 adapters of 400 Gb/s, one per GPU: 50 GB/s per
@@ -64,12 +63,9 @@ def plan_parallelism(cfg, n_devices: int, global_batch: int, seq: int, device, *
     node's fast links); pp at most n_layers; dp x micro_batch divides global_batch. Raises
     ValueError (with the reason) when no split is valid.
     """
-    from .counts import _resolve
     from .hardware import device as get_device
 
-    cfg = _resolve(cfg)
-    if not isinstance(cfg, TransformerConfig):
-        fail("cfg", type(cfg).__name__, "a TransformerConfig or a catalogue model name")
+    cfg = counts.transformer_config(cfg)
     for name, value in (("n_devices", n_devices), ("global_batch", global_batch), ("seq", seq),
                         ("micro_batch", micro_batch), ("node_size", node_size)):
         check_positive_int(name, value)

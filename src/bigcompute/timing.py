@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .counts import _resolve
+from .counts import _resolve, transformer_config
 from .errors import (check_finite_positive, check_fraction, check_non_negative,
                      check_positive_int, fail)
 
@@ -256,11 +256,7 @@ def weight_bytes_read(cfg, tokens: int, dtype: str = "bf16", decode: bool = Fals
 
 def _decoder(cfg):
     """The TransformerConfig of a generating model (a catalogue name is looked up)."""
-    from .configs import TransformerConfig
-
-    cfg = _resolve(cfg)
-    if not isinstance(cfg, TransformerConfig):
-        fail("cfg", type(cfg).__name__, "a TransformerConfig or a catalogue model name")
+    cfg = transformer_config(cfg)
     if cfg.arch == "encoder":
         fail("cfg.arch", cfg.arch, "'decoder' or 'encoder-decoder' (an encoder does not "
              "generate tokens)")
