@@ -89,10 +89,10 @@ clean:
 
 # The website for a class, without solutions (book/instructor_guide.md): a copy of the book
 # whose exercises notebooks are their student versions, built into _build/students/_build/html.
-# The coursework commands themselves: python -m bigcompute.course release CH | grade DIR | list
+# The coursework commands themselves: python -m bigcompute.coursework.grading release CH | grade DIR | list
 .PHONY: book-students
 book-students: setup
-	$(BIN)/python -m bigcompute.course site
+	$(BIN)/python -m bigcompute.coursework.grading site
 
 # make bench  run the speed, accuracy and comparison benchmarks and time every notebook;
 #             writes benchmarks/results/*.json, *.md and SUMMARY.md (see benchmarks/README.md)

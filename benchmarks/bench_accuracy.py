@@ -3,7 +3,7 @@ every published run reproduced.
 
     python benchmarks/bench_accuracy.py   # writes benchmarks/results/accuracy.json and .md
 
-Measured with torch on the reference modules of `bigcompute.nets` (the same configs drive the
+Measured with torch on the reference modules of `bigcompute.lab.nets` (the same configs drive the
 formulas and the modules):
   params            sum of p.numel() over the module's parameters (meta device for big models)
   FLOPs             FlopCounterMode (measure.count_flops), forward and forward + backward;
@@ -94,7 +94,7 @@ def _row(quantity, shape, settings, predicted, measured):
 
 
 def _module(cfg, **kw):
-    from bigcompute import nets
+    from bigcompute.lab import nets
     from bigcompute.configs import LSTMConfig
 
     if isinstance(cfg, LSTMConfig):
@@ -127,7 +127,8 @@ def params_rows(shapes) -> list[dict]:
 def flops_rows(transformers, others, unsupported: list) -> list[dict]:
     import torch
 
-    from bigcompute import catalog, counts, measure, nets
+    from bigcompute import catalog, counts
+    from bigcompute.lab import measure, nets
     from bigcompute.configs import TransformerConfig
 
     rows = []
@@ -183,7 +184,7 @@ def flops_rows(transformers, others, unsupported: list) -> list[dict]:
 def _meta_flops(module, cfg, batch, seq, name, settings, unsupported):
     """FlopCounterMode on the meta device; None (and a note) where the module cannot run
     there: a mixture of experts routes tokens by value (torch.nonzero has no meta kernel)."""
-    from bigcompute import measure, nets
+    from bigcompute.lab import measure, nets
 
     try:
         return measure.count_flops(module, nets.example_inputs(cfg, batch, seq, device="meta"))
@@ -195,7 +196,8 @@ def _meta_flops(module, cfg, batch, seq, name, settings, unsupported):
 
 def sdpa_on_cpu_row(cfg) -> dict:
     """FlopCounterMode's own limit: on CPU it counts scaled_dot_product_attention as 0."""
-    from bigcompute import counts, measure, nets
+    from bigcompute import counts
+    from bigcompute.lab import measure, nets
 
     module = nets.build(cfg).set_attention("flash")
     measured = measure.count_flops(module, nets.example_inputs(cfg, 3, 40))
@@ -209,7 +211,7 @@ def sdpa_on_cpu_row(cfg) -> dict:
 def _saved_bytes(cfg, batch, seq, precision, attention, recompute):
     import torch
 
-    from bigcompute import measure, nets
+    from bigcompute.lab import measure, nets
 
     torch.manual_seed(0)
     dtype = torch.bfloat16 if precision == "bf16" else None
@@ -256,7 +258,8 @@ def activation_rows(transformers) -> tuple[list[dict], list[dict]]:
 def kv_rows(transformers) -> list[dict]:
     import torch
 
-    from bigcompute import memory, nets
+    from bigcompute import memory
+    from bigcompute.lab import nets
 
     rows = []
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}

@@ -129,7 +129,7 @@ def sweep_time() -> dict:
 def meta_trace_time(repeats: int = 5) -> dict:
     """Build LLaMA-2-7B on the meta device and count a 4096-token forward with FlopCounterMode."""
     import bigcompute as bc
-    from bigcompute import measure, nets
+    from bigcompute.lab import measure, nets
 
     cfg = bc.model("llama2-7b")
 

@@ -5,7 +5,7 @@ of other tools on the same torch modules, timed, as JSON on stdout.
 
 Inputs (the same for every tool): GPT-2 small (naive attention and flash attention, i.e.
 scaled_dot_product_attention) on 1 x 32 tokens, and ResNet-50 on one 224 x 224 image, all
-built by bigcompute.nets. Truth: parameters = sum of p.numel(); FLOPs = matmul and
+built by bigcompute.lab.nets. Truth: parameters = sum of p.numel(); FLOPs = matmul and
 convolution FLOPs, 2 per multiply-add, as FlopCounterMode counts them where it sees every
 matmul (naive attention on CPU; flash attention on the meta device).
 """
@@ -23,7 +23,8 @@ import warnings
 import torch
 
 import bigcompute as bc
-from bigcompute import counts, measure, nets
+from bigcompute import counts
+from bigcompute.lab import measure, nets
 
 SEQ = 32
 REPEATS = 3

@@ -48,9 +48,9 @@ def summary(seconds: dict[str, float]) -> list[str]:
         lines.append(_bench.machine_line(speed["machine"]))
     lines += ["", "| figure | measured | target | met |", "|---|---|---|---|"]
     if speed:
-        from bigcompute import validation
+        from bigcompute.validation import benchmarks
 
-        for r in validation.speed_rows(speed):
+        for r in benchmarks.speed_rows(speed):
             lines.append(f"| {r['figure']} | {sec(r['seconds'])} | ≤ {sec(r['target_seconds'])} "
                          f"| {met(r['seconds'], r['target_seconds'])} |")
         lines.append(f"| `import bigcompute` pulls in torch | {speed['import_pulls_in_torch']} "

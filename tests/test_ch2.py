@@ -1,5 +1,5 @@
 """Chapter 2: the hardware and roofline explorers, the plots behind them, and the measurement
-of this machine's roofline (bigcompute.machine)."""
+of this machine's roofline (bigcompute.lab.machine)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ pytest.importorskip("ipywidgets")
 pytest.importorskip("matplotlib")
 torch = pytest.importorskip("torch")
 
-from bigcompute import hardware, machine, plots, timing, widgets  # noqa: E402
+from bigcompute import counts, hardware, plots, tables, timing, widgets  # noqa: E402
+from bigcompute.explorers.hardware import device_comparison_html  # noqa: E402
+from bigcompute.lab import machine  # noqa: E402
 
 # H100 SXM at bf16: 989.4 TFLOP/s dense and 3.35 TB/s (NVIDIA datasheet), ridge 295.3 FLOP/B.
 H100_RIDGE = 989.4e12 / 3.35e12
@@ -51,12 +53,12 @@ def test_hardware_explorer_rejects_unknown_settings():
 
 
 def test_tpu_without_published_tdp_has_no_flops_per_watt():
-    html = widgets.device_comparison_html([hardware.device("tpu-v5e")], "bf16")
+    html = device_comparison_html([hardware.device("tpu-v5e")], "bf16")
     assert "no published TDP" in html
 
 
 def test_catalogue_table_has_every_device_and_a_link_to_its_source():
-    html = widgets.hardware_table_html()
+    html = tables.hardware_catalogue_table(short=True)
     for name in hardware.devices():
         assert f">{name}<" in html
     assert html.count("href='https://") == len(hardware.devices())
@@ -100,7 +102,7 @@ def test_square_bf16_matmul_crosses_the_h100_ridge_near_n_886(n, bound):
     # An n x n x n bf16 matmul: 2n^3 FLOPs over 3n^2 x 2 bytes = n/3 FLOP/B; it is
     # compute-bound once n/3 >= 295.3, i.e. n >= 886.
     assert (n / 3 >= H100_RIDGE) == (bound == "compute")
-    r = widgets.matmul_roofline(n, n, n, "h100-sxm", "bf16")
+    r = timing.matmul_roofline(n, n, n, "h100-sxm", "bf16")
     assert r.bound == bound
     assert r.arithmetic_intensity == pytest.approx(n / 3)
 
@@ -121,7 +123,7 @@ def test_explorer_verdict_agrees_with_timing_roofline_time(device, dtype, m, n, 
 
 
 def test_transformer_shapes_of_llama2_7b():
-    shapes = widgets.transformer_matmul_shapes("llama2-7b", tokens=2048, context=1024,
+    shapes = counts.transformer_matmul_shapes("llama2-7b", tokens=2048, context=1024,
                                                decode_batch=8)
     assert shapes["MLP up-projection, decode batch 8"] == (8, 11008, 4096)
     assert shapes["attention q·Kᵀ, decode, 1,024 cached tokens"] == (1, 1024, 128)

@@ -9,6 +9,7 @@ pytest.importorskip("ipywidgets")
 pytest.importorskip("matplotlib")
 
 from bigcompute import memory, parallel, planner, widgets
+from bigcompute.explorers.planner import planner_options
 
 
 def test_every_plan_uses_all_devices_and_respects_the_model():
@@ -55,7 +56,7 @@ def test_planner_rejects_a_split_that_cannot_exist():
 def test_planner_widget_shows_the_best_plan_and_a_chart():
     w = widgets.parallelism_planner()
     text = html.unescape(w.result.value)
-    best = next(o for o in widgets.planner_options(w.settings()) if o.fits)
+    best = next(o for o in planner_options(w.settings()) if o.fits)
     assert f"Fastest plan that fits: {best.label}" in text
     assert w.chart.value and "<img" in w.snapshot_html()
     assert "Parallelism planner" in w.snapshot_html()

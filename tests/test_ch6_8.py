@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bigcompute import counts, reference_figures, timing, units, workloads
+from bigcompute import counts, hardware, reference_figures, timing, units, workloads
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY_WORKLOADS = [k for k in workloads.workloads() if workloads.workload(k).model]
@@ -21,7 +21,7 @@ LIBRARY_WORKLOADS = [k for k in workloads.workloads() if workloads.workload(k).m
 @pytest.mark.parametrize("key", LIBRARY_WORKLOADS)
 def test_workload_params_and_flops_per_prediction_equal_the_torch_module(key):
     torch = pytest.importorskip("torch")
-    from bigcompute import measure, nets
+    from bigcompute.lab import measure, nets
 
     w = workloads.workload(key)
     module = nets.build(w.config, device="meta")
@@ -90,7 +90,7 @@ def test_llama2_7b_published_gpu_hours_imply_a_plausible_utilisation():
     w = workloads.workload("llama2-7b")
     hours = w.published["training_device_hours"]
     achieved = workloads.training_flops("llama2-7b")[0] / (hours * 3600)
-    peak = timing._device(w.published["training_device"]).peak_flops("bf16")
+    peak = hardware.device(w.published["training_device"]).peak_flops("bf16")
     assert 0.3 < achieved / peak < 0.6
 
 
@@ -195,7 +195,7 @@ def test_the_stock_of_text_is_300_trillion_tokens_within_its_interval():
 
 def test_prices_name_catalogue_devices_and_the_latest_is_chosen():
     for p in reference_figures.prices():
-        assert timing._device(p.device).name == p.device
+        assert hardware.device(p.device).name == p.device
         assert 0.1 < p.dollars_per_device_hour < 100
     h100 = reference_figures.price("H100")
     assert h100.date == max(p.date for p in reference_figures.prices("h100-sxm"))
@@ -268,9 +268,9 @@ def test_reliability_explorer_opens_on_llama3s_failure_rate():
     assert f"{419 / 54:.3g}" in _shown(explorer)  # 7.76 failures per day
     explorer.controls["n_devices"].value = 16384 * 2
     assert f"{2 * 419 / 54:.3g}" in _shown(explorer)
-    r = widgets.reliability_report(1000, 1e5, 60, 600)
-    assert r["daly"] == reliability.daly_interval(60, 1e5 / 1000 * 3600)
-    assert 0 < r["goodput_daly"] < 1
+    r = reliability.checkpoint_plan(1000, 1e5, 60, 600)
+    assert r.daly == reliability.daly_interval(60, 1e5 / 1000 * 3600)
+    assert 0 < r.goodput_daly < 1
 
 
 def test_workload_map_places_every_workload():

@@ -4,8 +4,9 @@ import pytest
 import torch
 from torch.utils.flop_counter import sdpa_backward_flop_count, sdpa_flop_count
 
-from bigcompute import counts, measure, nets
+from bigcompute import counts
 from bigcompute.configs import LSTMConfig, ResNetConfig, TransformerConfig
+from bigcompute.lab import measure, nets
 
 from shapes import ALL, GPT, LLAMA_GQA, TRANSFORMERS
 

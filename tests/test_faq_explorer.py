@@ -1,11 +1,13 @@
-"""The FAQ explorer's report (widgets.faq_report): the FAQ's questions for one model and device."""
+"""The FAQ explorer's report (estimate.model_on_device): the FAQ's questions for one model and
+device."""
 
 import pytest
 
 pytest.importorskip("ipywidgets")
 pytest.importorskip("matplotlib")
 
-from bigcompute import widgets
+from bigcompute import estimate, memory, widgets
+from bigcompute.explorers.faq import faq_summary_html
 
 # LLaMA-2-7B's shape (Touvron et al. 2023b, Table 1 and the released config): 32 layers,
 # d_model 4096, 32 heads of 128 (no grouped-query attention at 7B); 6,738,415,616 parameters
@@ -17,62 +19,62 @@ H100_BANDWIDTH = 3.35e12  # bytes/s, H100 SXM datasheet
 
 @pytest.fixture(scope="module")
 def report():
-    return widgets.faq_report("llama2-7b", "h100-sxm", n_devices=1024, mfu=0.4, seq=4096)
+    return estimate.model_on_device("llama2-7b", "h100-sxm", n_devices=1024, mfu=0.4, seq=4096)
 
 
 def test_serving_memory_is_weights_plus_kv_cache(report):
-    bf16 = report["serving"]["bf16"]["memory"]
+    bf16 = report.serving["bf16"].memory
     assert bf16.weights == LLAMA2_7B_PARAMS * 2
     assert bf16.kv_cache == 4096 * KV_BYTES_PER_TOKEN_BF16  # exactly 2 GiB
-    int4 = report["serving"]["int4"]["memory"]
+    int4 = report.serving["int4"].memory
     assert int4.weights == LLAMA2_7B_PARAMS / 2 and int4.kv_cache == bf16.kv_cache
 
 
 def test_batch_one_decode_is_bandwidth_over_bytes_read(report):
     # Memory-bound: every token reads all the weights and the whole cache once.
     expected = H100_BANDWIDTH / (LLAMA2_7B_PARAMS * 2 + 4096 * KV_BYTES_PER_TOKEN_BF16)
-    assert report["serving"]["bf16"]["tokens_per_s"] == pytest.approx(expected, rel=0.01)
+    assert report.serving["bf16"].tokens_per_s == pytest.approx(expected, rel=0.01)
 
 
 def test_zero3_answer_is_the_smallest_power_of_two_that_fits(report):
-    dp, mem = report["train_zero3"]
-    cap = report["device"].memory_bytes
+    dp, mem = report.train_zero3
+    cap = report.device.memory_bytes
     assert mem.total <= cap
     # 16 bytes per parameter (bf16 weights and grads, fp32 master, Adam's two moments), split dp
     assert mem.model_states == pytest.approx(16 * LLAMA2_7B_PARAMS / dp)
-    smaller = widgets.fewest_zero3_devices(report["cfg"], "h100-sxm", 4096,
+    smaller = memory.fewest_zero3_devices(report.cfg, "h100-sxm", 4096,
                                            max_devices=dp // 2,
-                                           **widgets.FAQ_TRAINING_KWARGS)
+                                           **estimate.FAQ_TRAINING_KWARGS)
     assert smaller is None
 
 
 def test_seven_billion_parameters_do_not_train_on_one_80gb_gpu(report):
     # The states alone are 16 x 6.74e9 = 108 GB.
-    assert report["train_one_device"].total > report["device"].memory_bytes
+    assert report.train_one_device.total > report.device.memory_bytes
 
 
 def test_training_time_is_the_published_tokens_at_the_chosen_mfu(report):
-    est = report["train"]
-    assert report["tokens_note"] == "published" and est.tokens == 2e12
+    est = report.train
+    assert report.tokens_note == "published" and est.tokens == 2e12
     # exact FLOPs are a little above 6ND (attention), never below
     assert est.flops > 6 * LLAMA2_7B_PARAMS * 2e12
     assert est.seconds == pytest.approx(est.flops / (1024 * 989.4e12 * 0.4))
 
 
 def test_405b_cannot_train_with_zero3_alone_on_32gb_devices():
-    r = widgets.faq_report("llama3.1-405b", "v100", 1024, 0.4, 1024)
-    assert r["train_zero3"] is None
-    assert "tensor or pipeline" in widgets.faq_summary_html(r)
+    r = estimate.model_on_device("llama3.1-405b", "v100", 1024, 0.4, 1024)
+    assert r.train_zero3 is None
+    assert "tensor or pipeline" in faq_summary_html(r)
 
 
 def test_devices_without_bf16_or_a_tdp_still_get_answers():
-    v100 = widgets.faq_report("llama2-7b", "v100", 64, 0.4, 1024)
-    assert list(v100["serving"]) == ["fp16", "int8", "int4"]
-    assert v100["serving"]["int8"]["tokens_per_s"] is None  # Volta lists no int8 peak
-    tpu = widgets.faq_report("llama2-7b", "tpu-v5e", 64, 0.4, 1024)
-    assert "no published TDP" in widgets.faq_summary_html(tpu)
-    cpu = widgets.faq_report("gpt2-small", "epyc-9654", 1, 0.4, 1024)
-    assert "fp32" in cpu["serving"]
+    v100 = estimate.model_on_device("llama2-7b", "v100", 64, 0.4, 1024)
+    assert list(v100.serving) == ["fp16", "int8", "int4"]
+    assert v100.serving["int8"].tokens_per_s is None  # Volta lists no int8 peak
+    tpu = estimate.model_on_device("llama2-7b", "tpu-v5e", 64, 0.4, 1024)
+    assert "no published TDP" in faq_summary_html(tpu)
+    cpu = estimate.model_on_device("gpt2-small", "epyc-9654", 1, 0.4, 1024)
+    assert "fp32" in cpu.serving
 
 
 def test_explorer_shows_a_message_not_a_traceback_for_a_too_long_context():

@@ -6,9 +6,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bigcompute import measure, memory, nets
+from bigcompute import memory, precision
 from bigcompute.catalog import model
 from bigcompute.configs import LSTMConfig, MLPConfig, ResNetConfig, TransformerConfig
+from bigcompute.lab import measure, nets
 
 from shapes import GPT, LLAMA_GQA, MOE, RELU_WIDE, TRANSFORMERS
 
@@ -123,7 +124,7 @@ def test_zero_sharding_conserves_the_total(stage, dp, n):
 @settings(max_examples=40, deadline=None)
 @given(layers=st.integers(1, 8), heads=st.sampled_from([1, 2, 4]), width=st.integers(1, 8),
        batch=st.integers(1, 8), seq=st.integers(1, 256),
-       precision=st.sampled_from(list(memory.RECIPES)),
+       precision=st.sampled_from(list(precision.RECIPES)),
        attention=st.sampled_from(["naive", "flash"]),
        recompute=st.sampled_from([None, "selective", "full"]))
 def test_more_parameters_or_longer_sequences_never_need_less_memory(
@@ -217,14 +218,29 @@ def test_training_memory_counts_autocast_weight_copies():
 @pytest.mark.parametrize("cfg", [LSTMConfig(hidden_size=8, input_size=3, n_outputs=2),
                                  MLPConfig((4, 8, 2)), ResNetConfig()])
 def test_memory_formulas_refuse_models_that_are_not_transformers(cfg):
-    calls = {"activation_bytes": lambda: memory.activation_bytes(cfg, 1, 10),
-             "training_memory": lambda: memory.training_memory(cfg, 1, 10),
+    calls = {"training_memory": lambda: memory.training_memory(cfg, 1, 10),
              "kv_cache_bytes": lambda: memory.kv_cache_bytes(cfg, 1, 10),
              "inference_memory": lambda: memory.inference_memory(cfg, 1, 10),
              "fit": lambda: memory.fit(cfg, "h100-sxm", 1, 10)}
+    if not isinstance(cfg, memory.SIMPLE_CONFIGS):  # the small networks have their own model
+        calls["activation_bytes"] = lambda: memory.activation_bytes(cfg, 1, 10)
     for name, call in calls.items():
         with pytest.raises(ValueError, match=f"cfg='{type(cfg).__name__}'.*TransformerConfig"):
             call()
+
+
+def test_activation_bytes_of_the_small_networks_are_their_fp32_model():
+    """MLP, CNN, LSTM and attention classifier: `simple_activation_bytes` (in fp32, with the
+    loss named: True is cross-entropy); the transformer switches are refused."""
+    mlp = MLPConfig((4, 8, 2))
+    assert (memory.activation_bytes(mlp, 3).total
+            == memory.simple_activation_bytes(mlp, 3, loss="ce").total
+            == 3 * (4 + 8) * 4 + 3 * (2 * 4 + 8) + 4)
+    assert memory.activation_bytes(mlp, 3, loss=None).total == 3 * (4 + 8) * 4
+    with pytest.raises(ValueError, match="precision='bf16'"):
+        memory.activation_bytes(mlp, 3, precision="bf16")
+    with pytest.raises(ValueError, match="apply to transformers"):
+        memory.activation_bytes(mlp, 3, recompute="full")
 
 
 def test_memory_formulas_take_catalogue_names():

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from bigcompute import plots, widgets
+from bigcompute.plots import canvas
 
 # the explorers that ask for them get these (any price and grid intensity will do here)
 REQUIRED = {"price_per_device_hour": 2.5, "grid_kg_per_kwh": 0.4}
@@ -28,6 +29,8 @@ def _factories():
     """Every function in `widgets` that returns an Explorer."""
     found = []
     for name, fn in inspect.getmembers(widgets, inspect.isfunction):
+        if name.startswith("_"):
+            continue
         ret = fn.__annotations__.get("return")
         cls = getattr(widgets, ret, None) if isinstance(ret, str) else ret
         if isinstance(cls, type) and issubclass(cls, widgets.Explorer):
@@ -128,12 +131,12 @@ def test_moving_the_controls_never_clips_the_chart(name):
 def _panels(wf, labels, ncols):
     """One panel, or two side by side, the last with these y tick labels."""
     with wf.redraw():
-        fig, axes = plots._subplots(1, ncols, figsize=(6, 3), squeeze=False)
+        fig, axes = canvas._subplots(1, ncols, figsize=(6, 3), squeeze=False)
         for ax in axes[0]:
             ax.plot([0, 1], [0, 1])
         axes[0, -1].set_yticks(range(len(labels)), labels)
         axes[0, -1].set_title("a title")
-        plots._finish(fig)
+        canvas._finish(fig)
     return wf.png()
 
 
@@ -160,9 +163,9 @@ def test_a_title_wider_than_the_figure_widens_it_as_bbox_inches_tight_did():
     wf = plots.WidgetFigure(dpi=80)
     title = "a title much wider than the three inches of this figure, drawn on its left"
     with wf.redraw():
-        fig, ax = plots._subplots(figsize=(3, 2))
+        fig, ax = canvas._subplots(figsize=(3, 2))
         ax.set_title(title, loc="left")
-        plots._finish(fig)
+        canvas._finish(fig)
     png = wf.png()
     assert wf.figure.get_size_inches()[0] > 3
     assert min(_ink_margins(png)) >= round(wf.CROP_PAD_INCHES * 80) - 1
@@ -171,4 +174,4 @@ def test_a_title_wider_than_the_figure_widens_it_as_bbox_inches_tight_did():
 def test_charts_drawn_outside_an_explorer_are_new_pyplot_figures_laid_out_tight(counts):
     fig = widgets.parameter_scaling_figure(n_layers=(6,))
     assert counts["figures"] == 1 and counts["tight_layout"] == 1
-    assert fig is not None and not plots._REDRAWING.get()
+    assert fig is not None and not canvas._REDRAWING.get()

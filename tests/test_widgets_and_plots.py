@@ -8,7 +8,9 @@ import sys
 import pytest
 
 import bigcompute as bc
-from bigcompute import plots
+from bigcompute import counts, plots, units
+from bigcompute.plots.canvas import _subplots  # noqa: F401
+from bigcompute.plots.charts import _place_labels
 
 GPT2_SMALL = bc.TransformerConfig(n_layers=12, d_model=768, n_heads=12, vocab_size=50257,
                                   max_seq_len=1024)
@@ -25,40 +27,41 @@ def test_importing_plots_and_bigcompute_does_not_import_matplotlib_torch_or_ipyw
                                   "gpt3-175b", "mistral-7b"])
 def test_parameter_breakdown_adds_up_to_param_count(name):
     cfg = bc.model(name)
-    parts = plots.parameter_breakdown(cfg)
+    parts = counts.parameter_breakdown(cfg)
     assert sum(parts.values()) == bc.param_count(cfg)
     assert all(v > 0 for v in parts.values())
 
 
 def test_gpt2_small_breakdown_is_a_third_embeddings():
-    parts = plots.parameter_breakdown(GPT2_SMALL)
+    parts = counts.parameter_breakdown(GPT2_SMALL)
     assert parts == {"embeddings": 39_383_808, "attention": 28_348_416, "MLP": 56_669_184,
                      "norms": 38_400}
 
 
 def test_parameter_breakdown_rejects_an_encoder():
     with pytest.raises(ValueError, match="decoder-only"):
-        plots.parameter_breakdown(bc.model("bert-base"))
+        counts.parameter_breakdown(bc.model("bert-base"))
 
 
 @pytest.mark.parametrize("part, total, text", [(455, 1000, "45.5%"), (31, 100000, "0.031%"),
                                                (0, 10, "0.0%"), (1, 1, "100.0%")])
 def test_share_never_reads_zero_for_a_nonzero_part(part, total, text):
-    assert plots.share(part, total) == text
+    assert units.format_share(part, total) == text
 
 
 def test_charts_return_figures():
-    fig = plots.parameter_breakdown_chart({"GPT-2 small": plots.parameter_breakdown(GPT2_SMALL)})
+    fig = plots.parameter_breakdown_chart({"GPT-2 small": counts.parameter_breakdown(GPT2_SMALL)})
     assert len(fig.axes) == 1
     assert plots.figure_png(fig).startswith(b"\x89PNG")
 
 
 widgets = pytest.importorskip("bigcompute.widgets")
+from bigcompute.explorers.parameters import PARAMETER_DEFAULTS  # noqa: E402
 
 
 def test_explorer_opens_on_gpt2_small_with_124_439_808_parameters():
     explorer = widgets.parameter_explorer()
-    assert explorer.settings() == widgets.PARAMETER_DEFAULTS
+    assert explorer.settings() == PARAMETER_DEFAULTS
     assert "124,439,808" in explorer.result.value
     assert bytes(explorer.chart.value).startswith(b"\x89PNG")
 
@@ -120,7 +123,7 @@ def test_labels_of_crowded_points_move_further_out_rather_than_overlap():
     ax.set_xlim(-10, 10)
     ax.set_ylim(-10, 10)
     items = [(0.0, 0.0, f"label {i}", 4.0) for i in range(9)]  # nine labels, one point
-    plots._place_labels(fig, ax, items)
+    _place_labels(fig, ax, items)
     renderer = fig.canvas.get_renderer()
     # a label's box as placed is predicted from one measurement: allow a pixel of error
     boxes = [t.get_window_extent(renderer).expanded(1, 1).padded(-1) for t in ax.texts]

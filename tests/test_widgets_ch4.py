@@ -21,6 +21,8 @@ from bigcompute import (
     units,
     widgets,
 )
+from bigcompute.explorers.costs import scaling_report
+from bigcompute.explorers.parameters import explorer_config
 
 PRICE = 4.1  # any price: the tests compare the widget with the library at the same price
 GRID = 0.385
@@ -85,7 +87,7 @@ def test_memory_explorer_recovers_after_an_invalid_setting():
 def test_memory_explorer_custom_model_counts_the_custom_config():
     explorer = widgets.memory_explorer(model="custom", d_model=512, n_layers=4, n_heads=8,
                                        vocab_size=1000, seq=256)
-    cfg = widgets.explorer_config(512, 4, 8, 1000, max_seq_len=256)
+    cfg = explorer_config(512, 4, 8, 1000, max_seq_len=256)
     assert f"custom, {units.format_count(counts.param_count(cfg))} parameters" in shown(explorer)
     mem = memory.training_memory(cfg, 1, 256)
     assert units.format_bytes(mem.total) in shown(explorer)
@@ -123,7 +125,7 @@ def test_training_cost_explorer_shows_the_library_estimate():
     assert f"{est.energy_kwh / 1000:,.1f} MWh" in text
     assert f"{est.co2_tonnes:,.1f} t" in text
     assert units.format_dollars(est.cost_dollars) in text
-    assert widgets.format_days(est.days) in text
+    assert units.format_days(est.days) in text
 
 
 def test_training_cost_explorer_time_is_6nd_over_the_achieved_rate():
@@ -131,7 +133,7 @@ def test_training_cost_explorer_time_is_6nd_over_the_achieved_rate():
                                               grid_kg_per_kwh=GRID, params=1e9, tokens=2e10,
                                               device="h100-sxm", n_devices=8, mfu=0.5)
     days = 6 * 1e9 * 2e10 / (8 * 989.4e12 * 0.5) / 86400
-    assert widgets.format_days(days) in shown(explorer)
+    assert units.format_days(days) in shown(explorer)
 
 
 def test_training_cost_explorer_needs_a_power_for_a_device_without_tdp():
@@ -166,8 +168,8 @@ def test_scaling_explorer_opens_on_gophers_budget_and_shows_chinchillas_optimum(
 
 
 def test_scaling_explorer_kaplan_allocation_is_worse_under_chinchillas_loss():
-    report = widgets.scaling_report(1e23, "h100-sxm", 1024, 0.4, PRICE)
-    losses = report["losses"]
+    report = scaling_report(1e23, "h100-sxm", 1024, 0.4, PRICE)
+    losses = report.losses
     assert losses["Kaplan et al. 2020"] > losses["Chinchilla, D = 20N"]
     assert losses["Chinchilla, approach 3"] <= losses["Chinchilla, D = 20N"] + 1e-9
 

@@ -26,7 +26,7 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 
 import torch
 
-from bigcompute import gpu_measurements as gm
+from bigcompute.validation import gpu as gm
 from bigcompute.configs import TransformerConfig
 
 MEASUREMENTS_DIR = gm.MEASUREMENTS_DIR

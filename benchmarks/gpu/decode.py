@@ -19,7 +19,8 @@ import statistics
 import _common as c
 import torch
 
-from bigcompute import catalog, counts, nets
+from bigcompute import catalog, counts
+from bigcompute.lab import nets
 from bigcompute.units import format_bytes
 
 MODELS = ("gpt2-medium", "gpt3-1.3b")

@@ -1,4 +1,4 @@
-"""Training steps of GPT-style models from `bigcompute.nets` on a GPU: peak memory, step
+"""Training steps of GPT-style models from `bigcompute.lab.nets` on a GPU: peak memory, step
 time, tokens/s and MFU, for every combination of
 
     model      gpt2-small, gpt2-medium (batch 8 x 1024), gpt3-1.3b, gpt3-2.7b (batch 4 x 2048)
@@ -34,8 +34,10 @@ import statistics
 import _common as c
 import torch
 
-from bigcompute import catalog, counts, hardware, measure, memory, nets, timing
-from bigcompute import gpu_measurements as gm
+from bigcompute import catalog, counts, hardware, memory, timing
+from bigcompute.lab import measure, nets
+from bigcompute.validation import gpu as gm
+from bigcompute.precision import RECIPES
 from bigcompute.units import format_bytes
 
 MODELS = {"gpt2-small": (8, 1024), "gpt2-medium": (8, 1024), "gpt3-1.3b": (4, 2048),
@@ -194,10 +196,10 @@ def main(argv=None) -> int:
     c.set_tf32(False)  # fp32 means fp32: no tf32 in the matmuls or convolutions
     precisions = args.precisions.split(",")
     for precision in precisions:
-        memory.RECIPES[precision]  # a KeyError names an unknown precision
+        RECIPES[precision]  # a KeyError names an unknown precision
     settings = {"optimizer": "AdamW, lr 1e-5, fused where available",
                 "zero_grad": "set_to_none=True, at the start of each step",
-                "loss": "cross-entropy of the logits (bigcompute.measure.lm_loss)",
+                "loss": "cross-entropy of the logits (bigcompute.lab.measure.lm_loss)",
                 "warmup_steps": args.warmup, "repeats": args.repeats or "adaptive",
                 "target_s": args.target_s, "allow_tf32": False,
                 "amp": "torch.autocast(bfloat16) around forward and loss; fp32 weights, "

@@ -6,8 +6,9 @@
     bc.training_memory(cfg, batch=1, seq=4096).total
     bc.estimate_training(cfg, 2e12, "a100-80gb", n_devices=2048, mfu=0.4)
 
-The formulas are pure Python (importing this package does not import torch); the reference
-torch modules live in `bigcompute.nets` and the measurement helpers in `bigcompute.measure`.
+The formulas are pure Python (importing this package does not import torch); the experiments
+that run on this machine live in `bigcompute.lab`: the reference torch modules in
+`bigcompute.lab.nets`, the measurement helpers in `bigcompute.lab.measure`.
 """
 
 from .catalog import model, model_info, models

@@ -20,8 +20,15 @@ from dataclasses import fields
 from functools import lru_cache
 from importlib import resources
 
+import yaml
+
 from .configs import ResNetConfig, TransformerConfig
 from .errors import unknown_name
+
+__all__ = [
+    "CONFIG_CLASSES", "REQUIRED_FIELDS", "PAPER_FIELDS", "KNOWN_FIELDS", "models", "model",
+    "model_info", "catalogue_rows", "canonical_name",
+]
 
 CONFIG_CLASSES = {"transformer": TransformerConfig, "resnet": ResNetConfig}
 REQUIRED_FIELDS = ("kind", "config", "published_params", "paper")
@@ -38,14 +45,18 @@ def models() -> list[str]:
     return list(_catalogue()["entries"])
 
 
-def model(name: str) -> TransformerConfig | ResNetConfig:
-    """The config of a catalogued model, with ``name`` set to its catalogue key.
+def model(name):
+    """The config of a catalogued model, with ``name`` set to its catalogue key; a config
+    passes through unchanged, as a `hardware.Device` does through `hardware.device`, so that
+    every estimate accepts either.
 
     Names are case-insensitive and ignore '-', '_', '/' and spaces, so "Llama-2-7B",
     "llama2_7b" and "llama2-7b" are the same model; aliases such as "gpt2" (gpt2-small) or
     "mixtral" (mixtral-8x7b) work too. An unknown name raises a ValueError listing the
     closest known names.
     """
+    if not isinstance(name, str):
+        return name
     return _catalogue()["configs"][canonical_name(name)]
 
 
@@ -115,9 +126,7 @@ def _normalise(name: str) -> str:
 
 def _unique_key_loader():
     """A yaml SafeLoader that refuses duplicate keys (plain YAML silently keeps the last
-    one, which would hide a copy-pasted entry). yaml is imported here, on first load."""
-    import yaml
-
+    one, which would hide a copy-pasted entry)."""
     class UniqueKeyLoader(yaml.SafeLoader):
         pass
 
@@ -216,8 +225,6 @@ def _validate_entry(key: str, entry) -> dict:
 def _load(text: str) -> dict:
     """Parse and validate the catalogue text; returns entries, built configs and the
     name index. Kept separate from the file access so tests can feed it broken YAML."""
-    import yaml
-
     data = yaml.load(text, Loader=_unique_key_loader())
     if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
         raise ValueError("models.yaml: expected a top-level 'models:' mapping")

@@ -20,6 +20,10 @@ from .counts import active_param_count, param_count
 from .estimate import estimate_training
 from .units import format_bytes, format_count, format_seconds, parse_count
 
+__all__ = [
+    "cmd_devices", "cmd_models", "cmd_train", "cmd_memory", "cmd_infer", "parser", "main",
+]
+
 
 def _model_or_params(text):
     """A catalogue name, or a parameter count such as 7B (which starts with a digit)."""

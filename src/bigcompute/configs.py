@@ -1,7 +1,7 @@
 """Model configurations, validated on construction.
 
 A config is a plain, frozen description of a network's shape. The same config drives the
-formulas (`counts`, `memory`) and the reference torch modules (`nets`), which is how the
+formulas (`counts`, `memory`) and the reference torch modules (`lab.nets`), which is how the
 library checks one against the other.
 """
 
@@ -11,6 +11,12 @@ from dataclasses import asdict, dataclass, replace
 
 from .errors import check_choice, check_positive_int, fail
 
+__all__ = [
+    "ARCHS", "FRONTENDS", "POSITIONS", "NORMS", "ACTIVATIONS", "RELATIVE_BUCKETS",
+    "LSTM_OUTPUTS", "ATTENTIONS", "RECOMPUTE", "TransformerConfig", "MLPConfig", "CNNConfig",
+    "LSTMConfig", "ResNetConfig", "AttentionConfig",
+]
+
 ARCHS = ("decoder", "encoder", "encoder-decoder")
 FRONTENDS = ("tokens", "patches", "audio")
 POSITIONS = ("learned", "rotary", "sinusoidal", "relative", "none")
@@ -18,6 +24,10 @@ NORMS = ("layernorm", "rmsnorm")
 ACTIVATIONS = ("gelu", "relu", "silu")
 RELATIVE_BUCKETS = 32  # T5's relative-attention buckets per head (Raffel et al. 2020, sec. 2.1)
 LSTM_OUTPUTS = ("every_step", "last_step")
+ATTENTIONS = ("naive", "flash")  # score-materialising, or fused (FlashAttention)
+RECOMPUTE = (None, "selective", "full")  # activation recomputation (Korthikanti et al. 2022)
+# The sequences of source document 003 (chapter 5): its LSTM's input_shape=(100, 10)
+SEQUENCE_STEPS, SEQUENCE_CHANNELS = 100, 10
 
 
 @dataclass(frozen=True)
@@ -267,3 +277,19 @@ class ResNetConfig:
     @property
     def expansion(self) -> int:
         return 4 if self.bottleneck else 1
+
+
+@dataclass(frozen=True)
+class AttentionConfig:
+    """Seed 003's attention model made trainable: project each step's features to d_model,
+    pool the steps with additive attention under a learned query, classify the context."""
+
+    n_features: int = SEQUENCE_CHANNELS
+    d_model: int = 64
+    d_attn: int = 32
+    n_classes: int = 10
+    name: str = "seed 003 attention"
+
+    def __post_init__(self):
+        for key in ("n_features", "d_model", "d_attn", "n_classes"):
+            check_positive_int(key, getattr(self, key))

@@ -1,4 +1,4 @@
-"""Parameter counts and FLOPs, exact for the reference modules in `bigcompute.nets`.
+"""Parameter counts and FLOPs, exact for the reference modules in `bigcompute.lab.nets`.
 
 FLOPs here are matmul FLOPs (2 per multiply-add), the quantity `torch.utils.flop_counter.
 FlopCounterMode` reports: dense layers, attention score and value products, convolutions.
@@ -11,8 +11,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from .catalog import model
 from .configs import (
+    RECOMPUTE,
     RELATIVE_BUCKETS,
+    SEQUENCE_STEPS,
+    AttentionConfig,
     CNNConfig,
     LSTMConfig,
     MLPConfig,
@@ -21,8 +25,18 @@ from .configs import (
 )
 from .errors import check_choice, check_positive_int, fail
 
+__all__ = [
+    "PASSES", "dense_layer_params", "conv2d_params", "lstm_layer_params", "norm_params",
+    "attention_params", "mlp_params", "moe_params", "layer_params", "embedding_params",
+    "encoder_param_count", "head_params", "transformer_params", "resnet_params", "cnn_params",
+    "lstm_params", "attention_classifier_params", "param_count", "active_param_count",
+    "matmul_weight_params", "non_embedding_param_count", "parameter_breakdown",
+    "transformer_matmul_shapes", "transformer_config", "FlopTerm", "flop_terms", "default_seq",
+    "flops", "flops_by_layer", "macs", "simple_flop_terms", "resnet_forward_flops", "flops_6nd",
+    "flops_palm", "flops_megatron",
+]
+
 PASSES = ("forward", "backward", "train")
-RECOMPUTE = (None, "selective", "full")
 
 
 # ---------------------------------------------------------------- parameters, layer by layer
@@ -121,7 +135,7 @@ def encoder_param_count(cfg, experts: int | None = None) -> int:
     relative-position table), the audio front end or the encoder's learned positions. A decode
     step runs the decoder alone and reads none of them. 0 for other models. ``experts`` as in
     `moe_params`."""
-    cfg = _resolve(cfg)
+    cfg = model(cfg)
     if not isinstance(cfg, TransformerConfig) or cfg.arch != "encoder-decoder":
         return 0
     n = _stack_params(cfg, cfg.n_encoder_layers, False, experts)
@@ -194,6 +208,14 @@ def lstm_params(cfg: LSTMConfig) -> int:
     return n + dense_layer_params(cfg.hidden_size, cfg.n_outputs)
 
 
+def attention_classifier_params(cfg: AttentionConfig) -> int:
+    """Source document 003's attention classifier: embed (n_f x d + d), query (d), W (d x d_a),
+    U (d x d_a + d_a), v (d_a), out (d x C + C)."""
+    d, a = cfg.d_model, cfg.d_attn
+    return (dense_layer_params(cfg.n_features, d) + d + d * a
+            + dense_layer_params(d, a) + a + dense_layer_params(d, cfg.n_classes))
+
+
 @functools.lru_cache(maxsize=4096)
 def _cached_param_count(cfg) -> int:
     return _param_count(cfg)
@@ -203,7 +225,7 @@ def param_count(cfg) -> int:
     """Number of parameters, equal to ``sum(p.numel() for p in nets.build(cfg).parameters())``.
 
     Also accepts a catalogue name ("gpt2-small") or an int (returned as is)."""
-    cfg = _resolve(cfg)
+    cfg = model(cfg)
     if isinstance(cfg, int):
         return cfg
     return _cached_param_count(cfg)
@@ -221,12 +243,14 @@ def _param_count(cfg) -> int:
         return lstm_params(cfg)
     if isinstance(cfg, ResNetConfig):
         return resnet_params(cfg)
+    if isinstance(cfg, AttentionConfig):
+        return attention_classifier_params(cfg)
     fail("cfg", type(cfg).__name__, "a model config, a catalogue name or an int")
 
 
 def active_param_count(cfg) -> int:
     """Parameters used per token: for a mixture of experts, only top_k experts per layer."""
-    cfg = _resolve(cfg)
+    cfg = model(cfg)
     if isinstance(cfg, TransformerConfig) and cfg.is_moe:
         return transformer_params(cfg, experts=cfg.top_k)
     return param_count(cfg)
@@ -258,17 +282,57 @@ def non_embedding_param_count(cfg: TransformerConfig) -> int:
     return transformer_params(cfg) - embedding_params(cfg)
 
 
-def _resolve(cfg):
-    if isinstance(cfg, str):
-        from .catalog import model
-        return model(cfg)
-    return cfg
+def parameter_breakdown(cfg) -> dict[str, int]:
+    """Parameters of a decoder-only, token-input transformer by kind.
+
+    embeddings (token and learned position tables), attention (Q, K, V and output
+    projections of every layer), MLP (every layer's MLP, or router and experts), norms,
+    output head (an untied LM head). The parts add up to ``param_count(cfg)``.
+    """
+    cfg = model(cfg)
+    decoder = isinstance(cfg, TransformerConfig) and cfg.arch == "decoder"
+    if not decoder or cfg.frontend != "tokens":
+        fail("cfg", getattr(cfg, "name", cfg), "a decoder-only transformer with token inputs")
+    n_layers = cfg.n_layers
+    n_norms = 2 * n_layers + (0 if cfg.post_norm else 1)
+    parts = {
+        "embeddings": embedding_params(cfg),
+        "attention": n_layers * attention_params(cfg),
+        "MLP": n_layers * moe_params(cfg),
+        "norms": n_norms * norm_params(cfg),
+        "output head": head_params(cfg),
+        "relative positions": cfg.n_heads * RELATIVE_BUCKETS if cfg.positions == "relative" else 0,
+    }
+    if sum(parts.values()) != param_count(cfg):  # a part of the model is missing here
+        raise AssertionError(f"parameter breakdown of {cfg.name} does not add up to param_count")
+    return {k: v for k, v in parts.items() if v}
+
+
+def transformer_matmul_shapes(cfg, tokens: int = 4096, context: int = 4096,
+                              decode_batch: int = 64) -> dict[str, tuple[int, int, int]]:
+    """(m, n, k) of the matmuls that dominate a decoder, for the roofline: (m x k) @ (k x n).
+
+    * training or prefill of ``tokens`` tokens: the MLP's up-projection (every weight matmul
+      has this form) and one head's attention scores Q Kᵀ over ``tokens`` positions, as a
+      naive (score-materialising) kernel computes them;
+    * decoding one token per sequence: the same up-projection for a batch of 1 and of
+      ``decode_batch`` sequences, and one head's q Kᵀ against ``context`` cached keys.
+    """
+    cfg = transformer_config(cfg)
+    d, f, h = cfg.d_model, cfg.d_ff, cfg.head_dim
+    return {
+        f"MLP up-projection, {tokens:,} tokens (training/prefill)": (tokens, f, d),
+        f"attention scores QKᵀ, one head, {tokens:,} tokens": (tokens, tokens, h),
+        f"MLP up-projection, decode batch {decode_batch}": (decode_batch, f, d),
+        "MLP up-projection, decode batch 1": (1, f, d),
+        f"attention q·Kᵀ, decode, {context:,} cached tokens": (1, context, h),
+    }
 
 
 def transformer_config(cfg, others: str = "") -> TransformerConfig:
     """A TransformerConfig, or the catalogue model a name stands for; anything else is
     refused with what is allowed (``others``: where the other models are handled)."""
-    cfg = _resolve(cfg)
+    cfg = model(cfg)
     if not isinstance(cfg, TransformerConfig):
         fail("cfg", type(cfg).__name__,
              "a TransformerConfig or a catalogue model name" + (f" ({others})" if others else ""))
@@ -390,7 +454,7 @@ def flops(cfg, batch: int = 1, seq: int | None = None, pass_: str = "forward", *
     """
     check_choice("pass_", pass_, PASSES)
     check_choice("recompute", recompute, RECOMPUTE)
-    cfg = _resolve(cfg)
+    cfg = model(cfg)
     if isinstance(cfg, TransformerConfig):
         terms = flop_terms(cfg, batch, seq, attention=attention, causal_halving=causal_halving)
     else:
@@ -455,6 +519,18 @@ def simple_flop_terms(cfg, batch: int = 1, seq: int | None = None) -> list[FlopT
     if isinstance(cfg, ResNetConfig):
         stem, rest = resnet_forward_flops(cfg, split_stem=True)
         return [FlopTerm("stem", batch * stem, **first), FlopTerm("body", batch * rest)]
+    if isinstance(cfg, AttentionConfig):
+        # embed 2BTnd, W q 2dd_a (once: the query is shared), U s 2BTdd_a, v 2BTd_a, context
+        # (bmm) 2BTd, out 2BdC; seq defaults to source document 003's 100 steps
+        seq = SEQUENCE_STEPS if seq is None else seq
+        check_positive_int("seq", seq)
+        bt, d, a = batch * seq, cfg.d_model, cfg.d_attn
+        return [FlopTerm("embed", 2 * bt * cfg.n_features * d, **first),
+                FlopTerm("query", 2 * d * a),
+                FlopTerm("keys", 2 * bt * d * a),
+                FlopTerm("scores", 2 * bt * a),
+                FlopTerm("context", 2 * bt * d),
+                FlopTerm("output", 2 * batch * d * cfg.n_classes)]
     fail("cfg", type(cfg).__name__, "a model config or catalogue name")
 
 

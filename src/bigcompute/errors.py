@@ -5,6 +5,11 @@ from __future__ import annotations
 import difflib
 import math
 
+__all__ = [
+    "fail", "check_positive_int", "check_positive", "check_finite_positive",
+    "check_non_negative", "check_fraction", "check_choice", "unknown_name",
+]
+
 
 def fail(name: str, value, allowed: str):
     raise ValueError(f"{name}={value!r} is not allowed: expected {allowed}")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from . import energy, timing
-from .counts import _resolve, flops, flops_6nd
+from . import energy, memory, scaling, timing
+from .catalog import model as get_model
+from .catalog import model_info
+from .counts import active_param_count, default_seq, flops, flops_6nd, param_count
+from .configs import TransformerConfig
 from .errors import check_positive
 from .hardware import device as get_device
 from .units import format_count, format_dollars, format_flops, format_seconds
@@ -74,13 +77,11 @@ def estimate_training(cfg_or_params, tokens: float, device, n_devices: int = 1,
     typical of large runs), shown in the report. Power defaults to the device's TDP."""
     check_positive("tokens", tokens)
     dev = get_device(device)
-    model = _resolve(cfg_or_params)
+    model = get_model(cfg_or_params)
     if isinstance(model, (int, float)) and not isinstance(model, bool):
         check_positive("cfg_or_params", model)
         n_params, total, method = float(model), flops_6nd(model, tokens), "6ND"
     else:
-        from .counts import default_seq, param_count
-
         seq = seq or default_seq(model)
         n_params = param_count(model)
         total = flops(model, 1, seq, "train") / seq * tokens
@@ -99,4 +100,80 @@ def estimate_training(cfg_or_params, tokens: float, device, n_devices: int = 1,
                             seconds, hours, power_watts, pue, kwh, co2, cost)
 
 
-__all__ = ["TrainingEstimate", "estimate_training"]
+
+# ---------------------------------------------------------------- one model on one device
+
+# The FAQ's training recipe (mixed-precision AdamW, flash attention) and its quantized
+# serving formats; the KV cache stays 16-bit.
+FAQ_TRAINING_KWARGS = {"precision": "amp-bf16", "optimizer": "adamw", "attention": "flash"}
+FAQ_QUANTIZED_DTYPES = ("int8", "int4")
+
+
+@dataclass(frozen=True)
+class ServingFit:
+    """Serving at batch 1 with one weight format: `memory.inference_memory`, whether it
+    fits the device, and decoding speed (None where the device lists no peak for it)."""
+
+    memory: memory.InferenceMemory
+    fits: bool
+    tokens_per_s: float | None
+
+
+@dataclass(frozen=True)
+class ModelOnDevice:
+    """The FAQ's questions asked of one model and one device (see `model_on_device`)."""
+
+    cfg: TransformerConfig
+    device: object               # a hardware.Device
+    params: int
+    active_params: int
+    seq: int
+    train_one_device: memory.TrainingMemory
+    train_zero3: tuple | None    # (dp, TrainingMemory) from memory.fewest_zero3_devices
+    tokens: float
+    tokens_note: str
+    train: TrainingEstimate
+    serving: dict                # weight dtype -> ServingFit, 16-bit first
+    half_dtype: str
+
+
+def model_on_device(model: str, device, n_devices: int, mfu: float, seq: int) -> ModelOnDevice:
+    """The FAQ's questions asked of one model and one device, answered by the library:
+    parameters; training memory on one device (`FAQ_TRAINING_KWARGS`, micro-batch 1) and the
+    fewest ZeRO-3 devices that fit it; training time (and energy at the TDP, where published)
+    for the model's published tokens (or Chinchilla's 20 per parameter when unpublished) on
+    ``n_devices`` at ``mfu``; and for serving, weights + KV cache at ``seq`` tokens and the
+    batch-1 decode speed with 16-bit (`Device.sixteen_bit_dtype`), int8 and int4 weights."""
+    cfg = get_model(model)
+    dev = get_device(device)
+    if seq > cfg.max_seq_len:
+        raise ValueError(f"seq={seq} is longer than {cfg.name}'s context of "
+                         f"{cfg.max_seq_len:,} tokens")
+    n = param_count(cfg)
+    one = memory.training_memory(cfg, 1, seq, **FAQ_TRAINING_KWARGS)
+    sharded = memory.fewest_zero3_devices(cfg, dev, seq, **FAQ_TRAINING_KWARGS)
+    tokens = model_info(cfg.name)["training_tokens"] if isinstance(model, str) else None
+    tokens_note = "published"
+    if not tokens:
+        tokens = scaling.CHINCHILLA_TOKENS_PER_PARAM * n
+        tokens_note = f"{scaling.CHINCHILLA_TOKENS_PER_PARAM:g} per parameter (Chinchilla)"
+    half = dev.sixteen_bit_dtype
+    # Time does not depend on the power; a device without a published TDP (TPU v5e/v5p,
+    # Apple) gets a placeholder and its energy is not reported.
+    train = estimate_training(cfg, tokens, dev, n_devices, mfu, dtype=half, seq=seq,
+                              power_watts=dev.tdp_watts or 1.0)
+    serving = {}
+    for dtype in (half, *FAQ_QUANTIZED_DTYPES):
+        mem = memory.inference_memory(cfg, 1, seq, dtype=dtype, kv_dtype=half)
+        try:
+            tokens_per_s = 1 / timing.decode_time_per_token(cfg, dev, 1, seq, dtype,
+                                                            kv_dtype=half)
+        except ValueError:  # the device lists no peak for this dtype
+            tokens_per_s = None
+        serving[dtype] = ServingFit(mem, mem.total <= dev.memory_bytes, tokens_per_s)
+    return ModelOnDevice(cfg, dev, n, active_param_count(cfg), seq, one, sharded, tokens,
+                         tokens_note, train, serving, half)
+
+
+__all__ = ["TrainingEstimate", "estimate_training", "FAQ_TRAINING_KWARGS",
+           "FAQ_QUANTIZED_DTYPES", "ServingFit", "ModelOnDevice", "model_on_device"]

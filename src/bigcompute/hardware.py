@@ -17,25 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import check_choice, fail, unknown_name
+from .precision import COMPUTE_DTYPES, PEAK_ALIASES, PEAK_COLUMNS
+from .units import format_bytes
 
 __all__ = ["Device", "DTYPES", "KINDS", "device", "devices", "catalogue_rows"]
 
-# dtype -> CSV column holding its dense peak in units of 1e12 FLOP/s (int: 1e12 OP/s).
-# An "int4_tops" column is read if the file ever gains one.
-_PEAK_COLUMNS = {
-    "fp32": "fp32_tflops",
-    "tf32": "tf32_tflops",
-    "bf16": "bf16_tflops",
-    "fp16": "fp16_tflops",
-    "fp8": "fp8_tflops",
-    "int8": "int8_tops",
-    "int4": "int4_tops",
-}
-# Training/inference precisions that run on another dtype's units. Mixed precision computes
-# its matmuls in the half-precision type. int4 has no column in the catalogue, so it is
-# costed at the int8 peak (conservative: Turing/Ampere datasheets list int4 at 2x int8).
-_DTYPE_ALIASES = {"amp-bf16": "bf16", "amp-fp16": "fp16", "int4": "int8"}
-DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "amp-bf16", "amp-fp16", "int4")
+# The dtype registry lives in `precision`: which catalogue column holds each dtype's peak, and
+# which dtypes run on another's units (amp-bf16 on bf16, int4 on int8).
+DTYPES = COMPUTE_DTYPES  # every dtype `Device.peak_flops` accepts
 KINDS = ("gpu", "tpu", "cpu", "soc")
 CATALOGUE_PATH = Path(__file__).with_name("data") / "hardware.csv"
 
@@ -89,7 +78,7 @@ class Device:
         if not self.peak:
             fail("peak", self.peak, "at least one dtype with a peak FLOP/s")
         for dtype, flops in self.peak.items():
-            check_choice("peak dtype", dtype, tuple(_PEAK_COLUMNS))
+            check_choice("peak dtype", dtype, tuple(PEAK_COLUMNS))
             _check_positive(f"peak[{dtype!r}]", flops)
         object.__setattr__(self, "peak", dict(self.peak))  # a private copy
 
@@ -134,7 +123,7 @@ class Device:
         check_choice("dtype", key, DTYPES)
         if key in self.peak:
             return self.peak[key]
-        unit = _DTYPE_ALIASES.get(key, key)
+        unit = PEAK_ALIASES.get(key, key)
         if unit in self.peak:
             return self.peak[unit]
         via = f" (which runs on {unit})" if unit != key else ""
@@ -146,6 +135,40 @@ class Device:
     def ridge_point(self, dtype: str = "bf16") -> float:
         """Roofline ridge point, FLOP per byte = peak FLOP/s / memory bandwidth (B/s)."""
         return self.peak_flops(dtype) / self.bandwidth_bytes_per_s
+
+    @property
+    def sixteen_bit_dtype(self) -> str:
+        """The device's 16-bit compute type: bf16 where it lists one, else fp16 (V100, T4),
+        else fp32 (a CPU whose datasheet gives only an fp32 peak)."""
+        return next((d for d in ("bf16", "fp16") if d in self.peak), "fp32")
+
+    @property
+    def memory_label(self) -> str:
+        """The device's memory as a chart's capacity line names it, in both units the
+        book uses: "h100-sxm: 85.9 GB = 80 GiB"."""
+        return (f"{self.name}: {format_bytes(self.memory_bytes, binary=False)} = "
+                f"{format_bytes(self.memory_bytes)}")
+
+    def metrics(self, dtype: str) -> dict[str, float | None]:
+        """What the hardware explorer compares at ``dtype``: peak FLOP/s, memory bytes,
+        bandwidth bytes/s, FLOP/s per watt (None without a published TDP) and the ridge point
+        (FLOP/B). Raises ValueError when the device has no ``dtype`` peak."""
+        peak = self.peak_flops(dtype)
+        return {
+            "peak FLOP/s": peak,
+            "memory (bytes)": self.memory_bytes,
+            "bandwidth (bytes/s)": self.bandwidth_bytes_per_s,
+            "FLOP/s per watt": peak / self.tdp_watts if self.tdp_watts else None,
+            "ridge point (FLOP/B)": self.ridge_point(dtype),
+        }
+
+    def has_peak(self, dtype: str) -> bool:
+        """Whether `peak_flops` has a figure for ``dtype`` (directly or on another's units)."""
+        try:
+            self.peak_flops(dtype)
+        except ValueError:
+            return False
+        return True
 
     def flops_per_watt(self, dtype: str = "bf16") -> float:
         """Peak FLOP/s per watt of TDP (= FLOP per joule at full power)."""
@@ -256,7 +279,7 @@ def _devices_from_rows(rows, where: str = "hardware.csv") -> dict[str, Device]:
         if year != int(year):
             raise bad("year", "a whole year")
         peak = {}
-        for dtype, column in _PEAK_COLUMNS.items():
+        for dtype, column in PEAK_COLUMNS.items():
             value = number(column, optional=True, scale="e12")
             if value is not None:
                 peak[dtype] = value

@@ -1,6 +1,6 @@
 """Memory of training and inference: model states, activations, logits, KV cache, sharding.
 
-Activation bytes are modelled on what autograd saves in `bigcompute.nets` (tested against
+Activation bytes are modelled on what autograd saves in `bigcompute.lab.nets` (tested against
 `measure.saved_activation_bytes`). They follow the same accounting as Korthikanti et al. 2022
 ("Reducing activation recomputation in large transformer models"), whose per-layer
 sbh(34 + 5as/h) assumes 16-bit activations and dropout; the reference modules have no dropout.
@@ -10,61 +10,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from .configs import TransformerConfig
+from .configs import (
+    ATTENTIONS,
+    RECOMPUTE,
+    SEQUENCE_STEPS,
+    AttentionConfig,
+    CNNConfig,
+    LSTMConfig,
+    MLPConfig,
+    TransformerConfig,
+)
+from .counts import default_seq, matmul_weight_params, param_count, transformer_config
 from .errors import check_choice, check_positive_int, fail
+from .hardware import device as get_device
+from .precision import DTYPE_BYTES, INDEX_BYTES, OPTIMIZER_MOMENTS, Recipe, bytes_per_element
+from .precision import recipe as _recipe
+from .units import format_bytes
 
-DTYPE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Bytes per parameter of each model state, and bytes per activation element.
-
-    weights: the copy the forward pass reads; master: an fp32 copy kept by the optimizer for
-    mixed precision; state: bytes of each optimizer moment (Adam has two, momentum one).
-    """
-
-    weights: float
-    grads: float
-    master: float
-    state: float
-    activation: float
-    wide_activation: float  # residual stream, norm inputs and the loss (fp32 under autocast)
-
-    @property
-    def autocast(self) -> bool:
-        """Mixed precision by casting at each matmul (torch.autocast): fp32 activations
-        between matmuls, 16-bit inside them."""
-        return self.activation < self.wide_activation
-
-
-# Mixed precision follows the ZeRO paper's accounting (Rajbhandari et al. 2020, sec. 3.1):
-# 2 (bf16 weights) + 2 (bf16 grads) + 12 (fp32 master, momentum, variance) = 16 B/param.
-RECIPES = {
-    "fp32": Recipe(4, 4, 0, 4, 4, 4),
-    "amp-bf16": Recipe(2, 2, 4, 4, 2, 4),
-    "amp-fp16": Recipe(2, 2, 4, 4, 2, 4),
-    "amp-bf16-fp32-grads": Recipe(2, 4, 4, 4, 2, 4),  # fp32 gradient accumulation
-    "bf16": Recipe(2, 2, 0, 2, 2, 2),                 # pure bf16, optimizer states too
-    "fp16": Recipe(2, 2, 0, 2, 2, 2),
-}
-OPTIMIZER_MOMENTS = {"sgd": 0, "momentum": 1, "adamw": 2, "adam": 2}
-ATTENTIONS = ("naive", "flash")
-RECOMPUTE = (None, "selective", "full")
-INDEX_BYTES = 8  # int64 token ids and positions
-
-
-def bytes_per_element(dtype: str) -> float:
-    """Bytes of one number: fp32 4, bf16/fp16 2, fp8/int8 1, int4 0.5 (amp-* computes in 16)."""
-    if dtype in RECIPES and dtype not in DTYPE_BYTES:
-        return RECIPES[dtype].activation
-    check_choice("dtype", dtype, tuple(DTYPE_BYTES) + tuple(RECIPES))
-    return DTYPE_BYTES[dtype]
-
-
-def _recipe(precision: str) -> Recipe:
-    check_choice("precision", precision, tuple(RECIPES))
-    return RECIPES[precision]
+__all__ = [
+    "ModelStates", "model_state_bytes", "Activations", "layer_activation_bytes",
+    "activation_bytes", "SIMPLE_CONFIGS", "SIMPLE_LOSSES", "simple_activation_bytes",
+    "step_bytes_moved", "kv_cache_bytes", "InferenceMemory", "inference_memory",
+    "zero_memory_per_device", "TrainingMemory", "LEDGER_LABELS", "training_memory", "Fit",
+    "fit", "max_batch", "fewest_zero3_devices",
+]
 
 
 @dataclass(frozen=True)
@@ -218,23 +187,31 @@ def _stack_input_bytes(cfg, tokens, r: Recipe, full, embedding_norm) -> float:
 def _transformer(cfg) -> TransformerConfig:
     """These formulas are the transformer's: other models are refused, saying where they are
     handled."""
-    from .counts import transformer_config
+    return transformer_config(cfg, "for the chapter 3 and 5 models: activation_bytes of an "
+                              "MLP, CNN, LSTM or attention classifier, "
+                              "lab.measure.saved_activation_bytes")
 
-    return transformer_config(cfg, "for the chapter 3 and 5 models: "
-                              "practice.activation_bytes, measure.saved_activation_bytes")
 
-
-def activation_bytes(cfg: TransformerConfig, batch: int, seq: int | None = None,
+def activation_bytes(cfg, batch: int, seq: int | None = None,
                      precision: str = "fp32", attention: str = "naive",
                      recompute: str | None = None, tp: int = 1, sp: bool = False,
-                     loss: bool = True) -> Activations:
+                     loss: bool | str | None = True) -> Activations:
     """Bytes autograd saves in one forward pass (plus the loss), by part.
 
     Equals `measure.saved_activation_bytes` on `nets.build(cfg)` in fp32, pure bf16 and
     amp-bf16 (torch.autocast: 16-bit matmul inputs and outputs, each matmul's own cast of
-    its input, 16-bit weight copies; fp32 residual stream, norms and loss)."""
-    from .counts import default_seq
+    its input, 16-bit weight copies; fp32 residual stream, norms and loss).
 
+    The small networks of chapters 3 and 5 (MLP, CNN, LSTM, attention classifier) go to
+    `simple_activation_bytes`, in fp32 only: there ``loss`` is "ce" (cross-entropy, as True),
+    "bce" (BCEWithLogits) or None (no loss)."""
+    if isinstance(cfg, SIMPLE_CONFIGS):
+        if precision != "fp32":
+            fail("precision", precision, f"'fp32' for a {type(cfg).__name__}")
+        if recompute or tp != 1 or sp:
+            fail("recompute, tp, sp", (recompute, tp, sp),
+                 f"(None, 1, False) for a {type(cfg).__name__}: they apply to transformers")
+        return simple_activation_bytes(cfg, batch, seq, "ce" if loss is True else loss or None)
     cfg = _transformer(cfg)
     check_positive_int("batch", batch)
     check_choice("attention", attention, ATTENTIONS)
@@ -308,11 +285,81 @@ def activation_bytes(cfg: TransformerConfig, batch: int, seq: int | None = None,
         loss_bytes += r.wide_activation  # the loss itself
     copies = 0.0
     if r.autocast:  # the weight copies are cached for the backward; recomputed blocks' are not
-        from .counts import matmul_weight_params
-
         blocks, head = matmul_weight_params(cfg)
         copies = r.activation * ((0 if recompute == "full" else blocks) + head) / tp
     return Activations(inputs, layers, final, loss_bytes, copies)
+
+
+# ---------------------------------------------------------------- the small networks, in fp32
+
+SIMPLE_CONFIGS = (MLPConfig, CNNConfig, LSTMConfig, AttentionConfig)
+SIMPLE_LOSSES = ("bce", "ce")
+
+
+def _loss_bytes(loss: str, batch: int, n_out: int, per: int = 1) -> int:
+    """What the loss saves for ``per`` outputs per example: BCEWithLogits its logits and float
+    targets; cross-entropy the log-softmax (outputs x classes) and the int64 targets."""
+    e = DTYPE_BYTES["fp32"]
+    if loss == "bce":
+        return 2 * per * batch * n_out * e
+    return per * batch * (n_out * e + INDEX_BYTES) + e  # and the mean
+
+
+def simple_activation_bytes(cfg, batch: int, seq: int | None = None,
+                            loss: str | None = None) -> Activations:
+    """Bytes autograd keeps for the backward pass of one fp32 training step.
+
+    MLP: the input and every hidden layer's ReLU output (each linear layer saves its input; a
+    ReLU saves its output, which is the next layer's input: one buffer). CNN: the input, each
+    convolution's ReLU output, each max-pool's int64 indices and its output. LSTM (the
+    recurrence as written, one cell per step): per layer and step the four gates, the cell
+    state, its tanh and the hidden state (7h numbers), plus each layer's input sequence.
+    Attention classifier: input, embedded steps, the tanh scores, weights and context.
+    ``loss`` ("bce" or "ce") adds what the loss saves. A sequence model's ``seq`` defaults to
+    source document 003's 100 steps."""
+    check_positive_int("batch", batch)
+    check_choice("loss", loss, (*SIMPLE_LOSSES, None))
+    e = DTYPE_BYTES["fp32"]
+    if isinstance(cfg, MLPConfig):
+        inputs = batch * cfg.sizes[0] * e
+        layers = batch * sum(cfg.sizes[1:-1]) * e
+        out, per = cfg.sizes[-1], 1
+    elif isinstance(cfg, CNNConfig):
+        inputs, s = batch * cfg.in_channels * cfg.image_size**2 * e, cfg.image_size
+        layers = 0
+        for c_out in cfg.channels:
+            s = (s + 2 * cfg.padding - cfg.kernel_size) // cfg.stride + 1
+            layers += batch * c_out * s * s * e  # ReLU output (the pool's or next conv's input)
+            if cfg.pool:
+                s //= 2
+                layers += batch * c_out * s * s * (INDEX_BYTES + e)  # indices, pooled output
+        layers += batch * sum(cfg.hidden) * e
+        out, per = cfg.n_classes, 1
+    elif isinstance(cfg, LSTMConfig):
+        seq = seq or SEQUENCE_STEPS
+        h, tokens = cfg.hidden_size, batch * seq
+        inputs = tokens * cfg.first_input_size * e  # the first layer's input sequence
+        inputs += tokens * INDEX_BYTES if cfg.vocab_size else 0
+        layers = cfg.n_layers * tokens * (7 * h + h) * e  # gates, c, tanh c, h; output sequence
+        out = cfg.n_outputs
+        per = cfg.output_steps(seq)  # the loss sees one output per step, or only the last
+    elif isinstance(cfg, AttentionConfig):
+        seq = seq or SEQUENCE_STEPS
+        tokens, d, a = batch * seq, cfg.d_model, cfg.d_attn
+        inputs = tokens * cfg.n_features * e
+        layers = tokens * (d + a + 1) * e + batch * d * e
+        out, per = cfg.n_classes, 1
+    else:
+        raise TypeError(f"no activation model for {type(cfg).__name__}")
+    return Activations(inputs, layers, 0, _loss_bytes(loss, batch, out, per) if loss else 0, 0)
+
+
+def step_bytes_moved(n_params: int, activation_bytes: float) -> float:
+    """A floor on the bytes one fp32 Adam step moves through memory: weights read in the
+    forward and again in the backward, gradients written, Adam reading weights, gradients and
+    two moments and writing back three (10 x 4 B per parameter); activations written in the
+    forward and read in the backward (2 x)."""
+    return 10 * DTYPE_BYTES["fp32"] * n_params + 2 * activation_bytes
 
 
 # ---------------------------------------------------------------- KV cache and inference
@@ -342,8 +389,6 @@ def inference_memory(cfg: TransformerConfig, batch: int, seq: int, dtype: str = 
                      kv_dtype: str | None = None, tp: int = 1) -> InferenceMemory:
     """Weights at ``dtype`` plus the KV cache for ``batch`` sequences of ``seq`` tokens,
     per device when split ``tp`` ways."""
-    from .counts import param_count
-
     cfg = _transformer(cfg)
     check_positive_int("tp", tp)
     weights = param_count(cfg) * bytes_per_element(dtype) / tp
@@ -388,6 +433,16 @@ class TrainingMemory:
         d["total"] = self.total
         return d
 
+    def parts(self) -> dict[str, float]:
+        """{label: bytes} in ledger order, labelled as the book's charts and tables label
+        them (`LEDGER_LABELS`)."""
+        return {label: getattr(self, key) for key, label in LEDGER_LABELS.items()}
+
+
+# How the book labels each part of `TrainingMemory`, in ledger order.
+LEDGER_LABELS = {"weights": "weights", "grads": "gradients", "optimizer": "optimizer states",
+                 "activations": "activations", "logits": "logits and loss"}
+
 
 def training_memory(cfg, batch: int, seq: int | None = None, precision: str = "amp-bf16",
                     optimizer: str = "adamw", attention: str = "flash",
@@ -400,8 +455,6 @@ def training_memory(cfg, batch: int, seq: int | None = None, precision: str = "a
     in flight, so its activations are those of all layers for one micro-batch (Korthikanti et
     al. 2022, sec. 4.2.3); logits live on the last stage.
     """
-    from .counts import param_count
-
     cfg = _transformer(cfg)
     for name, v in (("dp", dp), ("tp", tp), ("pp", pp)):
         check_positive_int(name, v)
@@ -438,9 +491,6 @@ class Fit:
 def fit(cfg, device, batch: int = 1, seq: int | None = None, **training_kwargs) -> Fit:
     """Whether training at ``batch`` fits in the device's memory, and the largest batch that
     does. Memory is affine in batch: states + batch x per-sample activations."""
-    from .hardware import device as get_device
-    from .units import format_bytes
-
     dev = get_device(device)
     check_positive_int("batch", batch)
     one = training_memory(cfg, 1, seq, **training_kwargs)
@@ -464,3 +514,18 @@ def fit(cfg, device, batch: int = 1, seq: int | None = None, **training_kwargs) 
 def max_batch(cfg, device, seq: int | None = None, **training_kwargs) -> int:
     """The largest micro-batch that fits (0 when not even batch 1 does)."""
     return fit(cfg, device, 1, seq, **training_kwargs).max_batch
+
+
+def fewest_zero3_devices(cfg, device, seq: int, max_devices: int = 2**16, **training_kwargs):
+    """(dp, `TrainingMemory`) at the smallest power-of-two data-parallel degree dp at which
+    ZeRO-3 training of ``cfg`` at micro-batch 1 fits in the device's memory (weights,
+    gradients and optimizer states sharded over the devices; activations are not), or None
+    when even ``max_devices`` do not suffice."""
+    dev = get_device(device)
+    dp = 1
+    while dp <= max_devices:
+        mem = training_memory(cfg, 1, seq, zero_stage=3, dp=dp, **training_kwargs)
+        if mem.total <= dev.memory_bytes:
+            return dp, mem
+        dp *= 2
+    return None

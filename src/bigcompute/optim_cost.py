@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import check_choice, check_positive, fail
-from .memory import OPTIMIZER_MOMENTS, RECIPES
+from .precision import OPTIMIZER_MOMENTS, OPTIMIZERS, RECIPES
+from .timing import roofline_time
 
 __all__ = [
     "OPTIMIZERS",
@@ -48,7 +49,6 @@ __all__ = [
     "sgd_step",
 ]
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 
 # FLOPs per parameter per step, as counted in the module docstring.
 STEP_FLOPS_PER_PARAM = {"sgd": 2, "momentum": 4, "adam": 13, "adamw": 14}
@@ -106,8 +106,6 @@ def optimizer_step_time(n_params: float, device, optimizer: str = "adamw",
     `optimizer_step_flops` and `optimizer_step_bytes`). Element-wise arithmetic runs on the
     vector units, so the compute roof is the ``dtype`` peak (fp32, not the tensor cores);
     the step is memory-bound on every accelerator in the catalogue."""
-    from .timing import roofline_time
-
     return roofline_time(optimizer_step_flops(n_params, optimizer),
                          optimizer_step_bytes(n_params, optimizer, precision), device, dtype)
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import hardware
 from .errors import (check_choice, check_finite_positive, check_fraction,
                      check_non_negative, check_positive_int, fail)
-from .timing import _device
 
 __all__ = [
     "ring_allreduce_time", "allgather_time", "reduce_scatter_time",
@@ -211,7 +211,7 @@ def step_time(train_flops: float, n_params: float, device, *, n_layers: int, d_m
         fail("dp_overlap", dp_overlap, "a fraction in [0, 1]")
     check_non_negative("latency_s", latency_s)
 
-    dev = _device(device)
+    dev = hardware.device(device)
     one_way = (dev.interconnect_bytes_per_s or 0) / 2
     tp_bw = tp_bandwidth_bytes_per_s if tp_bandwidth_bytes_per_s is not None else one_way
     dp_bw = dp_bandwidth_bytes_per_s if dp_bandwidth_bytes_per_s is not None else one_way

@@ -14,6 +14,11 @@ from dataclasses import dataclass
 
 from . import counts, memory, parallel
 from .errors import check_choice, check_positive, check_positive_int, fail
+from .hardware import device as get_device
+
+__all__ = [
+    "GPUS_PER_NODE", "NETWORK_BYTES_PER_S", "PlanOption", "plan_parallelism",
+]
 
 # A DGX H100 node has 8 GPUs and 8 ConnectX-7 adapters of 400 Gb/s, one per GPU: 50 GB/s per
 # GPU each way across nodes (NVIDIA DGX H100 datasheet, "Networking").
@@ -63,8 +68,6 @@ def plan_parallelism(cfg, n_devices: int, global_batch: int, seq: int, device, *
     node's fast links); pp at most n_layers; dp x micro_batch divides global_batch. Raises
     ValueError (with the reason) when no split is valid.
     """
-    from .hardware import device as get_device
-
     cfg = counts.transformer_config(cfg)
     for name, value in (("n_devices", n_devices), ("global_batch", global_batch), ("seq", seq),
                         ("micro_batch", micro_batch), ("node_size", node_size)):

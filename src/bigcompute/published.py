@@ -11,14 +11,20 @@ import functools
 from dataclasses import dataclass
 from importlib import resources
 
+import yaml
+
 from . import counts, energy, hardware, memory, scaling, timing
 from .errors import unknown_name
+
+__all__ = [
+    "runs", "pf_days_6nd", "training_days", "mfu", "hfu", "energy_co2", "training_cost",
+    "chinchilla_optimal", "zero_memory", "METHODS", "Reproduction", "run", "reproduce",
+    "reproductions",
+]
 
 
 @functools.cache
 def _load() -> tuple:
-    import yaml
-
     text = resources.files("bigcompute").joinpath("data/published_runs.yaml").read_text("utf-8")
     return tuple(yaml.safe_load(text)["runs"])
 

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+import yaml
+
+from . import hardware
 from .errors import unknown_name
 
 __all__ = ["Source", "CitedFigure", "Price", "figure", "value", "figures", "prices",
@@ -87,9 +90,7 @@ def prices(device: str | None = None) -> list[Price]:
     rows = _load()["prices"]
     if device is None:
         return list(rows)
-    from .hardware import device as lookup
-
-    name = lookup(device).name
+    name = hardware.device(device).name
     return [p for p in rows if p.device == name]
 
 
@@ -130,8 +131,6 @@ def _source(where: str, raw) -> Source:
 def parse(data) -> dict:
     """Validate the parsed YAML; returns {"figures": {key: CitedFigure}, "prices": [Price]}.
     Kept apart from the file access so tests can feed it broken data."""
-    from .hardware import devices
-
     if not isinstance(data, dict) or not isinstance(data.get("figures"), dict):
         raise ValueError("reference_figures.yaml: expected a top-level 'figures:' mapping")
     out: dict[str, CitedFigure] = {}
@@ -158,7 +157,7 @@ def parse(data) -> dict:
         where = f"reference_figures.yaml price #{i + 1}"
         if not isinstance(raw, dict) or set(raw) != PRICE_FIELDS:
             raise ValueError(f"{where}: needs exactly {sorted(PRICE_FIELDS)}")
-        if raw["device"] not in devices():
+        if raw["device"] not in hardware.devices():
             raise ValueError(f"{where}: device {raw['device']!r} is not in hardware.csv")
         rows.append(Price(raw["device"], float(_number(where, raw["dollars_per_device_hour"])),
                           str(raw["offer"]), int(raw["date"]), _source(where, raw["source"])))
@@ -167,8 +166,6 @@ def parse(data) -> dict:
 
 @lru_cache(maxsize=1)
 def _load() -> dict:
-    import yaml
-
     text = resources.files("bigcompute").joinpath("data/reference_figures.yaml").read_text(
         "utf-8")
     return parse(yaml.safe_load(text))

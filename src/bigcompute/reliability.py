@@ -29,13 +29,15 @@ Pure Python: no torch, no numpy.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .errors import check_finite_positive, check_non_negative
 
 __all__ = [
     "HOURS_PER_DAY", "failures_per_day", "job_mtbf_hours", "device_mtbf_hours",
     "probability_no_failure", "checkpoint_seconds", "young_interval", "daly_interval",
-    "expected_wall_time", "goodput", "waste_fraction_first_order",
+    "expected_wall_time", "goodput", "waste_fraction_first_order", "CheckpointPlan",
+    "checkpoint_plan",
 ]
 
 HOURS_PER_DAY = 24.0
@@ -157,3 +159,37 @@ def waste_fraction_first_order(interval_seconds: float, checkpoint_seconds: floa
     _check_times(checkpoint_seconds, mtbf_seconds)
     return (checkpoint_seconds / interval_seconds
             + (interval_seconds / 2.0 + restart_seconds) / mtbf_seconds)
+
+
+# ---------------------------------------------------------------- one job, all of the above
+
+@dataclass(frozen=True)
+class CheckpointPlan:
+    """What the reliability explorer shows for one job (times in seconds)."""
+
+    failures_per_day: float
+    job_mtbf_seconds: float
+    clean_day: float          # probability of a day without a failure
+    young: float              # Young's interval
+    daly: float               # Daly's interval
+    goodput_young: float
+    goodput_daly: float
+    goodput_hourly: float     # checkpointing every hour
+
+
+def checkpoint_plan(n_devices: int, device_mtbf_hours: float, checkpoint_seconds: float,
+                    restart_seconds: float) -> CheckpointPlan:
+    """Failures per day, the job's MTBF, Young's and Daly's intervals and the goodput at
+    each, and at an hourly checkpoint, for a synchronous job on ``n_devices``."""
+    mtbf_s = job_mtbf_hours(n_devices, device_mtbf_hours) * 3600
+    young = young_interval(checkpoint_seconds, mtbf_s)
+    daly = daly_interval(checkpoint_seconds, mtbf_s)
+    return CheckpointPlan(
+        failures_per_day=failures_per_day(n_devices, device_mtbf_hours),
+        job_mtbf_seconds=mtbf_s,
+        clean_day=probability_no_failure(24, n_devices, device_mtbf_hours),
+        young=young, daly=daly,
+        goodput_young=goodput(young, checkpoint_seconds, restart_seconds, mtbf_s),
+        goodput_daly=goodput(daly, checkpoint_seconds, restart_seconds, mtbf_s),
+        goodput_hourly=goodput(3600, checkpoint_seconds, restart_seconds, mtbf_s),
+    )

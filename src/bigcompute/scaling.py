@@ -15,12 +15,14 @@ not across the two laws. Compute C = 6ND FLOPs (`counts.flops_6nd`).
 
 from __future__ import annotations
 
+from .energy import pf_days
 from .errors import check_choice, check_finite_positive, fail
 
 __all__ = [
     "KAPLAN", "CHINCHILLA", "CHINCHILLA_TOKENS_PER_PARAM", "CHINCHILLA_METHODS",
     "kaplan_loss_params", "kaplan_loss_data", "kaplan_loss_compute", "kaplan_loss",
-    "kaplan_optimal", "chinchilla_loss", "chinchilla_optimal",
+    "kaplan_optimal", "kaplan_allocation", "chinchilla_loss", "chinchilla_optimal",
+    "allocations",
 ]
 
 # Kaplan et al. (2020), eq. 1.1-1.3 and Table 6. N counts non-embedding parameters; C_min is
@@ -136,3 +138,23 @@ def chinchilla_optimal(compute_flops: float, method: str = "tokens_per_param",
     n = g * (c_flops / 6.0) ** (beta / (alpha + beta))
     d = (c_flops / 6.0) ** (alpha / (alpha + beta)) / g
     return n, d
+
+
+# ---------------------------------------------------------------- the rules side by side
+
+def kaplan_allocation(compute_flops: float) -> tuple[float, float]:
+    """Kaplan et al.'s parameters for a budget of ``compute_flops`` (Table 6, `kaplan_optimal`,
+    non-embedding N), trained on the tokens the budget leaves: D = C / 6N. (Kaplan's own D
+    fit is for early-stopped runs and does not spend the budget.)"""
+    n, _ = kaplan_optimal(pf_days(_positive("compute_flops", compute_flops)))
+    return n, compute_flops / (6 * n)
+
+
+def allocations(compute_flops: float) -> dict[str, tuple[float, float]]:
+    """(parameters N, tokens D) of a budget under each rule the book compares: Chinchilla's
+    D = 20N, Chinchilla's Approach 3 fit, and Kaplan et al.'s Table 6 with D = C / 6N."""
+    return {
+        "Chinchilla, D = 20N": chinchilla_optimal(compute_flops),
+        "Chinchilla, approach 3": chinchilla_optimal(compute_flops, "approach3"),
+        "Kaplan et al. 2020": kaplan_allocation(compute_flops),
+    }

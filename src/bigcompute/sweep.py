@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import counts, memory, timing
-from .configs import TransformerConfig
+from . import catalog, counts, hardware, memory, timing
+from .configs import RECOMPUTE, TransformerConfig
 from .errors import check_choice, fail
 
 __all__ = ["SIZE_FIELDS", "transformer_sweep"]
@@ -99,10 +99,10 @@ def transformer_sweep(base, *, n_layers=None, d_model=None, n_heads=None, n_kv_h
     ``mfu`` of its ``dtype`` peak: timing.training_time) and fits (memory_bytes within the
     device's memory).
     """
-    cfg = counts._resolve(base)
+    cfg = catalog.model(base)
     if not isinstance(cfg, TransformerConfig):
         fail("base", cfg, "a TransformerConfig or the catalogue name of one")
-    check_choice("recompute", recompute, memory.RECOMPUTE)
+    check_choice("recompute", recompute, RECOMPUTE)
     sizes = _sizes(cfg, {"n_layers": n_layers, "d_model": d_model, "n_heads": n_heads,
                          "n_kv_heads": n_kv_heads, "d_ff": d_ff})
     seq = counts.default_seq(cfg) if seq is None else seq
@@ -130,9 +130,7 @@ def transformer_sweep(base, *, n_layers=None, d_model=None, n_heads=None, n_kv_h
     if device is not None:
         seconds_per_flop = timing.training_time(1.0, device, 1, mfu=mfu, dtype=dtype)
         out["step_seconds"] = out["train_flops"] * seconds_per_flop
-        from .hardware import device as get_device
-
-        out["fits"] = out["memory_bytes"] <= get_device(device).memory_bytes
+        out["fits"] = out["memory_bytes"] <= hardware.device(device).memory_bytes
     return {name: values.reshape(shape) for name, values in out.items()}
 
 

@@ -19,7 +19,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import catalog, hardware
+from .counts import param_count
 from .errors import check_choice
+from .precision import PEAK_COLUMNS, PEAK_DTYPES
+from .units import format_count
 
 __all__ = [
     "EMPTY",
@@ -29,6 +33,8 @@ __all__ = [
     "hardware_catalogue_table",
     "hardware_columns",
     "html_table",
+    "key_value_html",
+    "text_table",
     "link_urls",
     "markdown_table",
     "model_catalogue_rows",
@@ -103,23 +109,49 @@ def link_urls(text: str) -> str:
 
 
 def html_table(rows: list[dict], columns: list[Column], *, caption: str | None = None,
-               css_class: str = "bigcompute-table") -> str:
+               css_class: str = "bigcompute-table", row_style=None) -> str:
     """An HTML <table> of ``rows`` showing ``columns``; text is escaped unless the column says
-    its formatted value is HTML."""
+    its formatted value is HTML. ``row_style(row)`` may add CSS to a row's cells (e.g. a
+    colour for the rows that do not fit)."""
     aligns = [_align(c, rows) for c in columns]
     head = "".join(f'<th style="text-align:{a}">{html.escape(c.title)}</th>'
                    for c, a in zip(columns, aligns))
     body = []
     for row in rows:
+        extra = row_style(row) if row_style else ""
         cells = []
         for c, a in zip(columns, aligns):
             text = format_cell(row.get(c.key), c.fmt)
             text = text if c.html else html.escape(text)
-            cells.append(f'<td style="text-align:{a};vertical-align:top">{text}</td>')
+            cells.append(f'<td style="text-align:{a};vertical-align:top{extra}">{text}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return (f'<table class="{html.escape(css_class)}">{cap}<thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def key_value_html(rows, css_class: str = "bigcompute-summary") -> str:
+    """A two-column HTML table of (label, value) pairs, both already HTML: the summary an
+    explorer shows beside its chart."""
+    body = "".join(f"<tr><td style='text-align:left;padding:1px 12px 1px 0'>{label}</td>"
+                   f"<td style='text-align:right'>{value}</td></tr>" for label, value in rows)
+    return f"<table class='{html.escape(css_class)}'>{body}</table>"
+
+
+def text_table(rows: list[dict], columns: list[Column], *, gap: int = 2) -> str:
+    """A plain-text table with aligned columns (headers, then one line per row), for the
+    notebooks' checked printouts: each column as wide as its widest cell, numbers
+    right-aligned, ``gap`` spaces between columns."""
+    aligns = [_align(c, rows) for c in columns]
+    cells = [[c.title for c in columns]]
+    cells += [[format_cell(row.get(c.key), c.fmt) for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    lines = []
+    for line in cells:
+        parts = [text.rjust(w) if a == "right" else text.ljust(w)
+                 for text, w, a in zip(line, widths, aligns)]
+        lines.append((" " * gap).join(parts).rstrip())
+    return "\n".join(lines)
 
 
 def _markdown_text(text: str) -> str:
@@ -146,8 +178,8 @@ def _render(rows, columns, fmt, caption):
 
 # ---------------------------------------------------------------- appendix A: hardware
 
-_PEAKS = (("fp32", "fp32_tflops"), ("tf32", "tf32_tflops"), ("bf16", "bf16_tflops"),
-          ("fp16", "fp16_tflops"), ("fp8", "fp8_tflops"), ("int8", "int8_tops"))
+# The catalogue's peak columns, from the one dtype registry.
+_PEAKS = tuple((dtype, PEAK_COLUMNS[dtype]) for dtype in PEAK_DTYPES)
 
 
 def _number(text: str):
@@ -162,16 +194,13 @@ def hardware_catalogue_rows() -> list[dict]:
     """hardware.csv's rows with numbers as numbers, plus what the book derives from them: the
     roofline ridge point at the device's fastest 16-bit dtype (peak FLOP/s / bandwidth) and
     that peak per watt of TDP."""
-    from .hardware import catalogue_rows, device
-
     out = []
-    for raw in catalogue_rows():
-        dev = device(raw["name"])
+    for raw in hardware.catalogue_rows():
+        dev = hardware.device(raw["name"])
         row = {k: (raw[k] if k in ("name", "full_name", "vendor", "kind", "interconnect",
                                    "source") else _number(raw[k]))
                for k in raw}
-        half = next((d for d in ("bf16", "fp16") if d in dev.peak), None)
-        row["ridge_dtype"] = half or "fp32"
+        row["ridge_dtype"] = dev.sixteen_bit_dtype
         row["ridge_flop_per_byte"] = dev.ridge_point(row["ridge_dtype"])
         row["tflops_per_watt"] = (dev.peak_flops(row["ridge_dtype"]) / 1e12 / dev.tdp_watts
                                   if dev.tdp_watts else None)
@@ -183,9 +212,21 @@ def _source_html(text: str) -> str:
     return f"<details><summary>source</summary>{link_urls(text)}</details>"
 
 
-def hardware_columns(with_source: bool = True) -> list[Column]:
+def _datasheet_html(text: str) -> str:
+    """A link to the first URL of a source note, the whole note in its tooltip."""
+    url = _URL.search(text)
+    note = html.escape(text, quote=True)
+    if not url:
+        return f"<span title=\"{note}\">note</span>"
+    href = html.escape(url.group(0).rstrip(_TRAILING), quote=True)
+    return f"<a href='{href}' title=\"{note}\">datasheet</a>"
+
+
+def hardware_columns(with_source: bool = True, short: bool = False) -> list[Column]:
     """The columns of appendix A: identity, memory, power, interconnect, dense peaks,
-    ridge point and efficiency, and the datasheet."""
+    ridge point and efficiency, and the datasheet. ``short`` (chapter 2.2's table) leaves
+    out what the book derives (ridge point, efficiency) and links each row to its
+    datasheet, the whole source note in the link's tooltip."""
     cols = [
         Column("name", "key"), Column("full_name", "device"), Column("kind"),
         Column("year", fmt="d"),
@@ -197,19 +238,22 @@ def hardware_columns(with_source: bool = True) -> list[Column]:
     ]
     cols += [Column(col, f"{dtype} ({'TOP/s' if dtype == 'int8' else 'TFLOP/s'})", fmt=",.4g")
              for dtype, col in _PEAKS]
-    cols += [
-        Column("ridge_flop_per_byte", "ridge point (FLOP/byte)", fmt=",.0f"),
-        Column("ridge_dtype", "at dtype"),
-        Column("tflops_per_watt", "TFLOP/s per W", fmt=".2f"),
-    ]
+    if not short:
+        cols += [
+            Column("ridge_flop_per_byte", "ridge point (FLOP/byte)", fmt=",.0f"),
+            Column("ridge_dtype", "at dtype"),
+            Column("tflops_per_watt", "TFLOP/s per W", fmt=".2f"),
+        ]
     if with_source:
-        cols.append(Column("source", fmt=_source_html, html=True))
+        cols.append(Column("source", fmt=_datasheet_html if short else _source_html, html=True))
     return cols
 
 
-def hardware_catalogue_table(fmt: str = "html", with_source: bool = True) -> str:
-    """Appendix A's table, every device of data/hardware.csv with its datasheet."""
-    return _render(hardware_catalogue_rows(), hardware_columns(with_source), fmt,
+def hardware_catalogue_table(fmt: str = "html", with_source: bool = True,
+                             short: bool = False) -> str:
+    """Appendix A's table, every device of data/hardware.csv with its datasheet (``short``:
+    chapter 2.2's, without the derived columns; see `hardware_columns`)."""
+    return _render(hardware_catalogue_rows(), hardware_columns(with_source, short), fmt,
                    "Dense peaks (no sparsity); GB = 10^9 bytes as the datasheets print them.")
 
 
@@ -218,13 +262,10 @@ def hardware_catalogue_table(fmt: str = "html", with_source: bool = True) -> str
 def model_catalogue_rows() -> list[dict]:
     """catalog.catalogue_rows() plus the parameter count the library computes from each config,
     and its relative difference from the published count."""
-    from .catalog import catalogue_rows, model
-    from .counts import param_count
-
     out = []
-    for raw in catalogue_rows():
+    for raw in catalog.catalogue_rows():
         row = dict(raw)
-        row["computed_params"] = param_count(model(raw["name"]))
+        row["computed_params"] = param_count(catalog.model(raw["name"]))
         row["params_difference"] = row["computed_params"] / raw["published_params"] - 1
         if raw["arch"] == "encoder-decoder":
             row["layers"] = f"{raw['n_encoder_layers']} + {raw['n_layers']}"
@@ -241,8 +282,6 @@ def model_catalogue_rows() -> list[dict]:
 
 
 def _count(value) -> str:
-    from .units import format_count
-
     return format_count(value)
 
 

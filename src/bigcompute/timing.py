@@ -16,12 +16,15 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .counts import _resolve, transformer_config
+from . import catalog, counts, hardware, memory
+from .counts import transformer_config
 from .errors import (check_finite_positive, check_fraction, check_non_negative,
                      check_positive_int, fail)
+from .precision import bytes_per_element
 
 __all__ = [
-    "RooflineResult", "MatmulCost", "roofline_time", "matmul_cost", "training_time",
+    "RooflineResult", "MatmulCost", "roofline_time", "matmul_cost", "matmul_roofline",
+    "training_time",
     "training_tokens_per_second", "mfu", "hfu", "expected_experts_touched",
     "weight_bytes_read", "decode_step_params", "encoder_memory_len", "prefill_roofline",
     "prefill_time", "decode_step_roofline",
@@ -33,13 +36,6 @@ SECONDS_PER_DAY = 86_400.0
 
 # ---------------------------------------------------------------- helpers shared by the
 # time, energy and parallelism modules
-
-def _device(device):
-    """A `hardware.Device` from a catalogue name, or the Device itself."""
-    from . import hardware  # lazily: the catalogue is read on first use
-
-    return hardware.device(device)
-
 
 # ---------------------------------------------------------------- the roofline
 
@@ -98,7 +94,7 @@ def roofline_time(flops: float, bytes_moved: float, device, dtype: str = "bf16",
         fail("flops", flops, "a positive number when bytes_moved is 0 (there is no work)")
     check_fraction("compute_efficiency", compute_efficiency)
     check_fraction("bandwidth_efficiency", bandwidth_efficiency)
-    dev = _device(device)
+    dev = hardware.device(device)
     return _roofline(flops, bytes_moved, dev.peak_flops(dtype) * compute_efficiency,
                      dev.bandwidth_bytes_per_s * bandwidth_efficiency)
 
@@ -122,6 +118,13 @@ def matmul_cost(m: int, n: int, k: int, dtype_bytes: float = 2) -> MatmulCost:
     return MatmulCost(2 * m * n * k, (m * k + k * n + m * n) * dtype_bytes)
 
 
+def matmul_roofline(m: int, n: int, k: int, device, dtype: str = "bf16") -> RooflineResult:
+    """`roofline_time` of an (m x k) @ (k x n) matmul in ``dtype`` on ``device``: FLOPs
+    2mnk and bytes (mk + kn + mn) x bytes per element, from `matmul_cost`."""
+    flops, bytes_moved = matmul_cost(m, n, k, bytes_per_element(dtype))
+    return roofline_time(flops, bytes_moved, device, dtype)
+
+
 # ---------------------------------------------------------------- training time and MFU
 
 def training_time(flops: float, device, n_devices: int = 1, mfu: float = 0.4,
@@ -137,7 +140,7 @@ def training_time(flops: float, device, n_devices: int = 1, mfu: float = 0.4,
     check_finite_positive("flops", flops)
     check_positive_int("n_devices", n_devices)
     check_fraction("mfu", mfu)
-    return flops / (n_devices * _device(device).peak_flops(dtype) * mfu)
+    return flops / (n_devices * hardware.device(device).peak_flops(dtype) * mfu)
 
 
 def training_tokens_per_second(flops_per_token: float, device, n_devices: int = 1,
@@ -146,14 +149,14 @@ def training_tokens_per_second(flops_per_token: float, device, n_devices: int = 
     check_finite_positive("flops_per_token", flops_per_token)
     check_positive_int("n_devices", n_devices)
     check_fraction("mfu", mfu)
-    return n_devices * _device(device).peak_flops(dtype) * mfu / flops_per_token
+    return n_devices * hardware.device(device).peak_flops(dtype) * mfu / flops_per_token
 
 
 def _utilisation(tokens_per_s, flops_per_token, device, n_devices, dtype, what) -> float:
     check_finite_positive("tokens_per_s", tokens_per_s)
     check_finite_positive(what, flops_per_token)
     check_positive_int("n_devices", n_devices)
-    return tokens_per_s * flops_per_token / (n_devices * _device(device).peak_flops(dtype))
+    return tokens_per_s * flops_per_token / (n_devices * hardware.device(device).peak_flops(dtype))
 
 
 def mfu(tokens_per_s: float, flops_per_token: float, device, n_devices: int = 1,
@@ -204,9 +207,7 @@ def decode_step_params(cfg, active: bool = True) -> int:
     experts per layer). An encoder-decoder's step runs the decoder alone: the encoder's
     parameters are not used, and neither are the cross-attention key and value projections,
     whose outputs for the encoder's memory are computed once, at prefill, and cached."""
-    from . import counts
-
-    cfg = _resolve(cfg)
+    cfg = catalog.model(cfg)
     experts = cfg.top_k if active and getattr(cfg, "is_moe", False) else None
     n = counts.active_param_count(cfg) if active else counts.param_count(cfg)
     if getattr(cfg, "arch", None) == "encoder-decoder":
@@ -220,7 +221,7 @@ def encoder_memory_len(cfg) -> int:
     """Length of the encoder output a decoder attends to: Whisper's 1500 frames after its
     convolutions; for a token encoder, its longest input (max_seq_len, an upper bound). 0 for
     decoder-only models."""
-    cfg = _resolve(cfg)
+    cfg = catalog.model(cfg)
     if getattr(cfg, "arch", None) != "encoder-decoder":
         return 0
     return cfg.encoder_seq_len if cfg.frontend == "audio" else cfg.max_seq_len
@@ -242,11 +243,9 @@ def weight_bytes_read(cfg, tokens: int, dtype: str = "bf16", decode: bool = Fals
     only ``tokens`` rows: an overestimate of vocab x d_model bytes for untied embeddings, 2%
     of Llama-2-7B).
     """
-    from . import counts, memory
-
-    cfg = _resolve(cfg)
+    cfg = catalog.model(cfg)
     total = decode_step_params(cfg, active=False) if decode else counts.param_count(cfg)
-    per_element = memory.bytes_per_element(dtype)
+    per_element = bytes_per_element(dtype)
     if not getattr(cfg, "is_moe", False):
         return total * per_element
     layers = cfg.n_layers + (0 if decode else cfg.n_encoder_layers)  # layers with experts
@@ -275,14 +274,12 @@ def prefill_roofline(cfg, device, batch: int, prompt_len: int, dtype: str = "bf1
     (`weight_bytes_read`) plus the KV cache written (`memory.kv_cache_bytes`); activations are
     assumed to stay on chip. Prefill is compute-bound for all but tiny prompts.
     """
-    from . import counts, memory
-
     cfg = _decoder(cfg)
     check_positive_int("batch", batch)
     check_positive_int("prompt_len", prompt_len)
     check_fraction("mfu", mfu)
     check_fraction("bandwidth_efficiency", bandwidth_efficiency)
-    dev = _device(device)
+    dev = hardware.device(device)
     flops = counts.flops(cfg, batch, prompt_len, "forward", causal_halving=True)
     bytes_moved = (weight_bytes_read(cfg, batch * prompt_len, dtype)
                    + memory.kv_cache_bytes(cfg, batch, prompt_len, kv_dtype or dtype))
@@ -304,8 +301,6 @@ def prefill_time(cfg, device, batch: int, prompt_len: int, dtype: str = "bf16",
 def _decode_terms(cfg, batch, dtype, kv_dtype):
     """Per decode step: (flops at context 0, flops per context token, bytes at context 0,
     bytes per context token). Both grow linearly with the context length."""
-    from . import memory
-
     # Attention against the cache: QK^T and AV, 2 FLOPs per multiply-add, per cached token.
     attn_flops_per_context = 2 * 2 * batch * cfg.n_layers * cfg.n_heads * cfg.head_dim
     # The cache is linear in its length: two points give its slope and any constant part.
@@ -343,7 +338,7 @@ def decode_step_roofline(cfg, device, batch: int, context: int, dtype: str = "bf
     check_positive_int("context", context)
     check_fraction("bandwidth_efficiency", bandwidth_efficiency)
     check_fraction("compute_efficiency", compute_efficiency)
-    dev = _device(device)
+    dev = hardware.device(device)
     f0, f1, b0, b1 = _decode_terms(cfg, batch, dtype, kv_dtype)
     return _roofline(f0 + f1 * context, b0 + b1 * context,
                      dev.peak_flops(dtype) * compute_efficiency,
@@ -378,7 +373,7 @@ def generation_time(cfg, device, batch: int, prompt_len: int, new_tokens: int,
                            kv_dtype)
     cfg = _decoder(cfg)
     check_fraction("compute_efficiency", compute_efficiency)
-    dev = _device(device)
+    dev = hardware.device(device)
     flops_per_s = dev.peak_flops(dtype) * compute_efficiency
     bytes_per_s = dev.bandwidth_bytes_per_s * bandwidth_efficiency
     f0, f1, b0, b1 = _decode_terms(cfg, batch, dtype, kv_dtype)

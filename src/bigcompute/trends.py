@@ -19,10 +19,9 @@ from __future__ import annotations
 import csv
 import functools
 import math
+import random
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from .counts import flops_6nd
 from .errors import check_choice, fail
@@ -36,6 +35,8 @@ __all__ = [
     "bootstrap_doubling_time",
     "endpoint_doubling_time",
     "fit_doubling_time",
+    "fit_selection",
+    "TrendSelection",
     "notable_models",
     "select",
     "six_nd_checks",
@@ -243,9 +244,11 @@ class DoublingFit:
     def orders_of_magnitude_per_year(self) -> float:
         return self.slope * math.log10(2.0)
 
-    def predict(self, year) -> np.ndarray:
-        """The fitted training FLOPs in ``year`` (a number or an array)."""
-        return 2.0 ** (self.intercept + self.slope * np.asarray(year, dtype=float))
+    def predict(self, year):
+        """The fitted training FLOPs in ``year``: a number, or a list for a sequence of years."""
+        if isinstance(year, (int, float)):
+            return 2.0 ** (self.intercept + self.slope * float(year))
+        return [2.0 ** (self.intercept + self.slope * float(y)) for y in year]
 
     def __str__(self) -> str:
         lo, hi = self.doubling_ci_months
@@ -255,66 +258,106 @@ class DoublingFit:
                 f"{self.first_year}-{self.last_year}")
 
 
-def _as_arrays(years, flops) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(years, dtype=float)
-    f = np.asarray(flops, dtype=float)
-    if x.shape != f.shape or x.ndim != 1:
-        fail("years/flops", (x.shape, f.shape), "two 1-D sequences of the same length")
-    if not np.all(np.isfinite(f) & (f > 0)):
+def _as_lists(years, flops) -> tuple[list[float], list[float]]:
+    """Years and log2(FLOPs) as lists of floats, checked."""
+    x = [float(v) for v in years]
+    f = [float(v) for v in flops]
+    if len(x) != len(f):
+        fail("years/flops", (len(x), len(f)), "two 1-D sequences of the same length")
+    if not all(math.isfinite(v) and v > 0 for v in f):
         fail("flops", flops, "positive, finite FLOP counts")
     if len(x) < 3:
         fail("number of models", len(x), "at least 3 (a line and its uncertainty need n - 2 > 0)")
-    if np.ptp(x) == 0:
-        fail("years", sorted(set(x.tolist())), "at least two different years")
-    return x, np.log2(f)
+    if min(x) == max(x):
+        fail("years", sorted(set(x)), "at least two different years")
+    return x, [math.log2(v) for v in f]
+
+
+def _least_squares_slope(x: list[float], y: list[float]) -> tuple[float, float, float]:
+    """(slope, intercept, sxx) of the least-squares line y = intercept + slope x."""
+    n = len(x)
+    xm, ym = math.fsum(x) / n, math.fsum(y) / n
+    sxx = math.fsum((a - xm) ** 2 for a in x)
+    slope = math.fsum((a - xm) * (b - ym) for a, b in zip(x, y)) / sxx if sxx else math.nan
+    return slope, ym - slope * xm, sxx
 
 
 def fit_doubling_time(years, flops, confidence: float = 0.95) -> DoublingFit:
     """Least-squares fit of log2(flops) on year, with the slope's standard error and a
-    Student-t ``confidence`` interval (n - 2 degrees of freedom)."""
+    Student-t ``confidence`` interval (n - 2 degrees of freedom):
+
+        slope = sum((x - x̄)(y - ȳ)) / sum((x - x̄)²),  se = s / sqrt(sum((x - x̄)²)),
+        s² = sum(residuals²) / (n - 2),  doubling time = 1 / slope years.
+
+    Pure Python (no numpy), so that the trend explorer also runs in a browser."""
     if not 0 < confidence < 1:
         fail("confidence", confidence, "a number strictly between 0 and 1")
-    x, y = _as_arrays(years, flops)
+    x, y = _as_lists(years, flops)
     n = len(x)
-    xm, ym = x.mean(), y.mean()
-    sxx = float(np.sum((x - xm) ** 2))
-    slope = float(np.sum((x - xm) * (y - ym)) / sxx)
-    intercept = float(ym - slope * xm)
-    residuals = y - (intercept + slope * x)
-    ss_res = float(np.sum(residuals**2))
-    ss_tot = float(np.sum((y - ym) ** 2))
+    slope, intercept, sxx = _least_squares_slope(x, y)
+    ym = math.fsum(y) / n
+    ss_res = math.fsum((b - (intercept + slope * a)) ** 2 for a, b in zip(x, y))
+    ss_tot = math.fsum((b - ym) ** 2 for b in y)
     s = math.sqrt(ss_res / (n - 2))
     se = s / math.sqrt(sxx)
     t = student_t_quantile(0.5 + confidence / 2, n - 2)
-    return DoublingFit(n=n, first_year=int(x.min()), last_year=int(x.max()), slope=slope,
+    return DoublingFit(n=n, first_year=int(min(x)), last_year=int(max(x)), slope=slope,
                        intercept=intercept, slope_se=se, slope_ci=(slope - t * se, slope + t * se),
                        confidence=confidence, r_squared=1.0 - ss_res / ss_tot if ss_tot else 1.0,
                        residual_sd=s)
 
 
+def _quantile(sorted_values: list[float], q: float) -> float:
+    """The q-quantile by linear interpolation between order statistics (numpy's default)."""
+    position = q * (len(sorted_values) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(sorted_values) - 1)
+    fraction = position - below
+    return sorted_values[below] + (sorted_values[above] - sorted_values[below]) * fraction
+
+
 def bootstrap_doubling_time(years, flops, n_resamples: int = 2000, confidence: float = 0.95,
                             seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of the doubling time in months: refit the slope on
-    ``n_resamples`` resamples of the models (drawn with replacement) and take the central
-    ``confidence`` share of 12 / slope. Resamples that fall in a single year are redrawn."""
+    ``n_resamples`` resamples of the models (drawn with replacement, Python's seeded
+    `random.Random`) and take the central ``confidence`` share of 12 / slope. Resamples that
+    fall in a single year are redrawn."""
     if not 0 < confidence < 1:
         fail("confidence", confidence, "a number strictly between 0 and 1")
-    x, y = _as_arrays(years, flops)
-    rng = np.random.default_rng(seed)
+    x, y = _as_lists(years, flops)
+    rng = random.Random(seed)
     n = len(x)
-    slopes = np.empty(0)
+    slopes = []
     while len(slopes) < n_resamples:
-        idx = rng.integers(0, n, size=(n_resamples, n))
-        xs, ys = x[idx], y[idx]
-        xc = xs - xs.mean(axis=1, keepdims=True)
-        sxx = np.sum(xc**2, axis=1)
-        ok = sxx > 0
-        b = np.sum(xc[ok] * (ys[ok] - ys[ok].mean(axis=1, keepdims=True)), axis=1) / sxx[ok]
-        slopes = np.concatenate([slopes, b])[:n_resamples]
+        idx = [rng.randrange(n) for _ in range(n)]
+        slope, _, sxx = _least_squares_slope([x[i] for i in idx], [y[i] for i in idx])
+        if sxx > 0:
+            slopes.append(slope)
+    slopes.sort()
     # doubling time is decreasing in the slope: the slope's upper quantile gives the lower bound
-    q = np.quantile(slopes, [0.5 - confidence / 2, 0.5 + confidence / 2])
-    lo, hi = _doubling_interval(float(q[0]), float(q[1]))
+    lo, hi = _doubling_interval(_quantile(slopes, 0.5 - confidence / 2),
+                                _quantile(slopes, 0.5 + confidence / 2))
     return MONTHS_PER_YEAR * lo, MONTHS_PER_YEAR * hi
+
+
+@dataclass(frozen=True)
+class TrendSelection:
+    """The notable models of a selection, their fitted doubling time and its bootstrap
+    interval in months (what the trend explorer shows)."""
+
+    rows: list
+    fit: DoublingFit
+    bootstrap_months: tuple[float, float]
+
+
+def fit_selection(domains, years) -> TrendSelection:
+    """The notable models in ``domains`` and the inclusive ``years`` range, their least-squares
+    doubling time (`fit_doubling_time`) and its bootstrap interval. Raises ValueError when
+    fewer than 3 models in at least two different years are selected."""
+    rows = select(domains=list(domains), years=tuple(years))
+    x = [r.year for r in rows]
+    y = [r.training_flops for r in rows]
+    return TrendSelection(rows, fit_doubling_time(x, y), bootstrap_doubling_time(x, y))
 
 
 def endpoint_doubling_time(year0: float, flops0: float, year1: float, flops1: float) -> float:

@@ -10,6 +10,13 @@ import re
 
 from .errors import fail
 
+__all__ = [
+    "SI", "BINARY", "COUNT", "PF_DAY", "parse_count", "parse_bytes", "parse_flops",
+    "format_bytes", "format_flops", "format_rate", "format_count", "time_unit",
+    "format_seconds", "format_dollars", "flops_to_pf_days", "format_share", "format_days",
+    "format_small_dollars",
+]
+
 SI = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
       "Z": 1e21, "Y": 1e24}
 BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
@@ -131,3 +138,20 @@ def format_dollars(x: float) -> str:
 
 def flops_to_pf_days(flops: float) -> float:
     return flops / PF_DAY
+
+
+def format_share(part: float, total: float) -> str:
+    """A part's share of a total as a percentage that never reads 0.0% for a non-zero part:
+    45.5%, 1.9%, 0.031%."""
+    pct = 100 * part / total
+    return f"{pct:.1f}%" if pct >= 0.1 or pct == 0 else f"{pct:.2g}%"
+
+
+def format_days(days: float) -> str:
+    """Days with sensible precision: 0.42 days, 21.2 days, 1,234 days."""
+    return f"{days:,.0f} days" if days >= 1000 else f"{days:.3g} days"
+
+
+def format_small_dollars(x: float) -> str:
+    """Money that may be a fraction of a cent: $1.23k, $4.56, $0.0012."""
+    return format_dollars(x) if x >= 0.01 or x == 0 else f"${x:.2g}"

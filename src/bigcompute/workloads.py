@@ -24,8 +24,13 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from . import counts, energy, timing, units
+import yaml
+
+from . import catalog, counts, energy, hardware, timing, units
 from .errors import check_choice, check_fraction, check_positive_int, fail, unknown_name
+from .memory import inference_memory
+from .precision import bytes_per_element
+from .trends import notable_models
 
 __all__ = ["DOMAINS", "SERVING_KINDS", "TRAINING_KINDS", "Workload", "WorkloadProfile",
            "workloads", "workload", "param_count", "forward_flops", "training_flops",
@@ -59,9 +64,7 @@ class Workload:
         """The catalogue config (None for a cited-only workload)."""
         if self.model is None:
             return None
-        from .catalog import model
-
-        return model(self.model)
+        return catalog.model(self.model)
 
     @property
     def seq(self) -> int | None:
@@ -151,7 +154,7 @@ def forward_flops(key) -> tuple[float, str]:
     pub = w.published
     if "forward_macs" in pub:
         return FLOPS_PER_MAC * pub["forward_macs"], "published multiply-adds x 2"
-    dev = timing._device(pub["measured_device"])
+    dev = hardware.device(pub["measured_device"])
     bound = pub["measured_seconds_per_prediction"] * dev.peak_flops("fp16")
     return bound, f"upper bound: published {dev.name} time x its fp16 peak"
 
@@ -164,9 +167,7 @@ def training_flops(key) -> tuple[float, str]:
     if kind == "tokens":
         tokens = t["tokens"]
         if tokens == "catalogue":
-            from .catalog import model_info
-
-            tokens = model_info(w.model)["training_tokens"]
+            tokens = catalog.model_info(w.model)["training_tokens"]
         per_token = counts.flops(w.config, 1, t["seq"], "train") / t["seq"]
         return per_token * tokens, f"library train FLOPs per token x {tokens:.3g} tokens"
     if kind == "examples":
@@ -177,8 +178,6 @@ def training_flops(key) -> tuple[float, str]:
         forward, _ = forward_flops(w)
         return (TRAIN_OVER_FORWARD * forward * t["examples"],
                 f"3 x forward x {t['examples']:.3g} examples")
-    from .trends import notable_models
-
     row = next((r for r in notable_models() if r.name == t["name"]), None)
     if row is None or row.training_flops is None:
         fail("training.name", t["name"], "a row of notable_models.csv with training FLOPs")
@@ -198,7 +197,7 @@ def serving_seconds(key, device="h100-sxm", batch: int = 32, dtype: str = "bf16"
     w = workload(key)
     check_positive_int("batch", batch)
     check_fraction("mfu", mfu)
-    dev = timing._device(device)
+    dev = hardware.device(device)
     kind = w.serving["kind"]
     if kind == "published_time":
         measured = w.published["measured_device"]
@@ -207,8 +206,6 @@ def serving_seconds(key, device="h100-sxm", batch: int = 32, dtype: str = "bf16"
                  "only, and no FLOPs to run through the roofline)")
         return (w.published["measured_seconds_per_prediction"], "measured",
                 f"published {measured} time, one prediction at a time")
-    from .memory import bytes_per_element, inference_memory
-
     if kind == "generate":
         s = w.serving
         need = inference_memory(w.config, batch, s["prompt_tokens"] + s["new_tokens"], dtype)
@@ -235,7 +232,7 @@ def profile(key, device="h100-sxm", batch: int = 32, dtype: str = "bf16", mfu: f
     ``price_per_device_hour`` in dollars (None: no money figure). Energy counts the device's
     TDP for its busy time (an upper bound on the device alone: no host, no cooling)."""
     w = workload(key)
-    dev = timing._device(device)
+    dev = hardware.device(device)
     seconds, bound, how = serving_seconds(w, dev, batch, dtype, mfu)
     cost = None
     if price_per_device_hour is not None:
@@ -271,8 +268,6 @@ _KNOWN = set(_REQUIRED) | {"published", "assumptions", "notes"}
 
 def parse(data) -> dict[str, Workload]:
     """Validate the parsed YAML (kept apart from file access so tests can feed it bad data)."""
-    from .catalog import models
-
     if not isinstance(data, dict) or not isinstance(data.get("workloads"), dict):
         raise ValueError("workloads.yaml: expected a top-level 'workloads:' mapping")
     out = {}
@@ -295,7 +290,7 @@ def parse(data) -> dict[str, Workload]:
         if (raw["model"] is None) != cited_only:
             raise ValueError(f"{where}: a null model needs a published serving kind, and "
                              "a catalogue model a library one")
-        if raw["model"] is not None and raw["model"] not in models():
+        if raw["model"] is not None and raw["model"] not in catalog.models():
             raise ValueError(f"{where}: model {raw['model']!r} is not in models.yaml")
         if published and not (isinstance(published.get("source"), dict)
                               and str(published["source"].get("url", "")).startswith("https://")):
@@ -316,7 +311,5 @@ def parse(data) -> dict[str, Workload]:
 
 @lru_cache(maxsize=1)
 def _load() -> dict[str, Workload]:
-    import yaml
-
     text = resources.files("bigcompute").joinpath("data/workloads.yaml").read_text("utf-8")
     return parse(yaml.safe_load(text))
