@@ -1,6 +1,6 @@
 """nbval on clean notebooks: the expected output of a checked cell lives in its metadata.
 
-Notebooks are committed without outputs (tests/test_notebooks_clean.py). nbval, though,
+Notebooks are committed without outputs (tests/book/test_notebooks_clean.py). nbval, though,
 compares a cell marked ``# NBVAL_CHECK_OUTPUT`` with the outputs stored in the notebook, and
 silently skips the comparison for a cell that was never run, so on a clean notebook nothing
 would be checked. This plugin closes that gap: a checked cell keeps the text it must print in

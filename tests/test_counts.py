@@ -1,14 +1,16 @@
 """Parameter and FLOP counts against the torch modules and FlopCounterMode."""
 
+from __future__ import annotations
+
 import pytest
 import torch
+from shapes import ALL, GPT, LLAMA_GQA, TRANSFORMERS
 from torch.utils.flop_counter import sdpa_backward_flop_count, sdpa_flop_count
 
 from bigcompute import counts
+from bigcompute.catalog import model
 from bigcompute.configs import LSTMConfig, ResNetConfig, TransformerConfig
 from bigcompute.lab import measure, nets
-
-from shapes import ALL, GPT, LLAMA_GQA, TRANSFORMERS
 
 GPT2_SMALL = TransformerConfig(n_layers=12, d_model=768, n_heads=12, vocab_size=50257,
                                max_seq_len=1024)
@@ -191,3 +193,31 @@ def test_a_last_step_lstm_reads_the_last_step_of_the_same_network(n_layers):
 def test_the_lstm_output_field_says_what_is_allowed():
     with pytest.raises(ValueError, match="output='last'.*'every_step', 'last_step'"):
         LSTMConfig(hidden_size=8, input_size=3, n_outputs=2, output="last")
+
+
+def test_transformer_shapes_of_llama2_7b():
+    shapes = counts.transformer_matmul_shapes("llama2-7b", tokens=2048, context=1024,
+                                               decode_batch=8)
+    assert shapes["MLP up-projection, decode batch 8"] == (8, 11008, 4096)
+    assert shapes["attention q·Kᵀ, decode, 1,024 cached tokens"] == (1, 1024, 128)
+    assert shapes["attention scores QKᵀ, one head, 2,048 tokens"] == (2048, 2048, 128)
+
+
+@pytest.mark.parametrize("name", ["gpt2-small", "llama2-7b", "llama2-70b", "mixtral-8x7b",
+                                  "gpt3-175b", "mistral-7b"])
+def test_parameter_breakdown_adds_up_to_param_count(name):
+    cfg = model(name)
+    parts = counts.parameter_breakdown(cfg)
+    assert sum(parts.values()) == counts.param_count(cfg)
+    assert all(v > 0 for v in parts.values())
+
+
+def test_gpt2_small_breakdown_is_a_third_embeddings():
+    parts = counts.parameter_breakdown(GPT2_SMALL)
+    assert parts == {"embeddings": 39_383_808, "attention": 28_348_416, "MLP": 56_669_184,
+                     "norms": 38_400}
+
+
+def test_parameter_breakdown_rejects_an_encoder():
+    with pytest.raises(ValueError, match="decoder-only"):
+        counts.parameter_breakdown(model("bert-base"))

@@ -5,13 +5,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shapes import GPT, LLAMA_GQA, MOE, RELU_WIDE, TRANSFORMERS
 
 from bigcompute import memory, precision
 from bigcompute.catalog import model
 from bigcompute.configs import LSTMConfig, MLPConfig, ResNetConfig, TransformerConfig
 from bigcompute.lab import measure, nets
-
-from shapes import GPT, LLAMA_GQA, MOE, RELU_WIDE, TRANSFORMERS
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "amp-bf16": None}  # the module's dtype
 

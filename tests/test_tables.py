@@ -1,11 +1,13 @@
 """bigcompute.tables: rows -> HTML/Markdown, and the appendix tables of the two catalogues."""
 
+from __future__ import annotations
+
 from html.parser import HTMLParser
 
 import pytest
 
 import bigcompute as bc
-from bigcompute import tables
+from bigcompute import hardware, tables
 from bigcompute.tables import EMPTY, Column, html_table, link_urls, markdown_table
 
 
@@ -147,3 +149,10 @@ def test_encoder_decoder_layers_are_shown_as_encoder_plus_decoder():
     assert row["layers"] == "24 + 24"
     mixtral = next(r for r in tables.model_catalogue_rows() if r["name"] == "mixtral-8x7b")
     assert mixtral["experts"] == "8 (top 2)" and mixtral["heads"] == "32 (kv 8)"
+
+
+def test_catalogue_table_has_every_device_and_a_link_to_its_source():
+    html = tables.hardware_catalogue_table(short=True)
+    for name in hardware.devices():
+        assert f">{name}<" in html
+    assert html.count("href='https://") == len(hardware.devices())

@@ -298,3 +298,17 @@ def test_generation_is_prefill_plus_each_decode_step():
     expected = timing.prefill_time(LLAMA2_7B, "h100-sxm", 2, 100) + sum(
         timing.decode_time_per_token(LLAMA2_7B, "h100-sxm", 2, c) for c in range(100, 105))
     assert total == pytest.approx(expected)
+
+
+# H100 SXM at bf16: 989.4 TFLOP/s dense and 3.35 TB/s (NVIDIA datasheet), ridge 295.3 FLOP/B.
+H100_RIDGE = 989.4e12 / 3.35e12
+
+
+@pytest.mark.parametrize("n, bound", [(880, "memory"), (890, "compute")])
+def test_square_bf16_matmul_crosses_the_h100_ridge_near_n_886(n, bound):
+    # An n x n x n bf16 matmul: 2n^3 FLOPs over 3n^2 x 2 bytes = n/3 FLOP/B; it is
+    # compute-bound once n/3 >= 295.3, i.e. n >= 886.
+    assert (n / 3 >= H100_RIDGE) == (bound == "compute")
+    r = timing.matmul_roofline(n, n, n, "h100-sxm", "bf16")
+    assert r.bound == bound
+    assert r.arithmetic_intensity == pytest.approx(n / 3)

@@ -1,5 +1,7 @@
 """Units parse and format; bad configurations give messages that say what is allowed."""
 
+from __future__ import annotations
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -88,3 +90,9 @@ def test_an_lstm_estimate_needs_a_sequence_length():
     with pytest.raises(ValueError, match="seq=None.*sequence length for a LSTMConfig"):
         bc.estimate_training(lstm, 1e9, "h100-sxm")
     assert bc.estimate_training(lstm, 1e9, "h100-sxm", seq=64).flops > 0
+
+
+@pytest.mark.parametrize("part, total, text", [(455, 1000, "45.5%"), (31, 100000, "0.031%"),
+                                               (0, 10, "0.0%"), (1, 1, "100.0%")])
+def test_share_never_reads_zero_for_a_nonzero_part(part, total, text):
+    assert units.format_share(part, total) == text

@@ -10,7 +10,7 @@ script again.
     python tools/add_colab_cell.py --check   # list notebooks without the current cell; exit 1
     python tools/add_colab_cell.py NB.ipynb  # only these notebooks
 
-tests/test_launch_cell.py checks the cell; a notebook added later gets it by running this
+tests/book/test_launch_cell.py checks the cell; a notebook added later gets it by running this
 script again.
 """
 

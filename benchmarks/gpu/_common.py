@@ -26,8 +26,8 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 
 import torch
 
-from bigcompute.validation import gpu as gm
 from bigcompute.configs import TransformerConfig
+from bigcompute.validation import gpu as gm
 
 MEASUREMENTS_DIR = gm.MEASUREMENTS_DIR
 INCOMPLETE = 3  # exit status of a script stopped by --budget-s: run it again with --resume

@@ -36,9 +36,10 @@ import torch
 
 from bigcompute import catalog, counts, hardware, memory, timing
 from bigcompute.lab import measure, nets
-from bigcompute.validation import gpu as gm
 from bigcompute.precision import RECIPES
+from bigcompute.tables import Column, markdown_table
 from bigcompute.units import format_bytes
+from bigcompute.validation import gpu as gm
 
 MODELS = {"gpt2-small": (8, 1024), "gpt2-medium": (8, 1024), "gpt3-1.3b": (4, 2048),
           "gpt3-2.7b": (4, 2048)}  # (batch, seq): 8192 tokens per step each
@@ -268,11 +269,12 @@ def main(argv=None) -> int:
             break
     path = rec.finish(complete)
     rows = gm.compare_training_memory(json.loads(path.read_text(encoding="utf-8")))
-    c.log(gm.markdown_table(rows, ["model", "precision", "attention", "recompute", "status",
-                                   "predicted_total_bytes", "measured_peak_bytes",
-                                   "total_error", "states_error", "activation_error"],
-                            {"predicted_total_bytes": format_bytes,
-                             "measured_peak_bytes": format_bytes}))
+    columns = [Column(key) for key in ("model", "precision", "attention", "recompute", "status")]
+    columns += [Column("predicted_total_bytes", fmt=format_bytes),
+                Column("measured_peak_bytes", fmt=format_bytes)]
+    columns += [Column(key, fmt="+.1%") for key in ("total_error", "states_error",
+                                                     "activation_error")]
+    c.log(markdown_table(rows, columns))
     return 0 if complete else c.INCOMPLETE
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bigcompute import counts, memory
+from bigcompute.tables import Column, markdown_table
 from bigcompute.validation import gpu as gm
 
 REPO = Path(__file__).resolve().parents[2]
@@ -173,13 +174,14 @@ def test_out_of_memory_rows_say_whether_the_prediction_fits(runs):
         gm._config(run["results"][0]), 2, 64, precision="fp32", attention="naive").total
 
 
-def test_worst_and_markdown_table_summarise_rows(runs, cpu_device):
+def test_worst_and_the_library_table_summarise_rows(runs, cpu_device):
     rows = gm.compare_decode(runs["decode"], device=cpu_device)
     worst = gm.worst(rows, "step_error")
     assert abs(worst["step_error"]) == max(abs(r["step_error"]) for r in rows)
-    table = gm.markdown_table(rows, ["model", "batch", "measured_kv_cache_bytes"])
+    table = markdown_table(rows, [Column(k) for k in ("model", "batch",
+                                                      "measured_kv_cache_bytes")])
     assert table.splitlines()[0] == "| model | batch | measured_kv_cache_bytes |"
-    assert "| tiny-gpt | 4 | 49152 |" in table
+    assert "| tiny-gpt | 4 | 49,152 |" in table
 
 
 # ---------------------------------------------------------------- loading and guarding

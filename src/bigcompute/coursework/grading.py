@@ -40,6 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import yaml
+
+__all__ = [
+    "CHAPTERS", "DEFAULT_COURSE_DIR", "DEFAULT_SITE_DIR", "EXERCISES_GLOB", "CELL_TIMEOUT_S",
+    "NBGRADER_CONFIG", "repo_root", "exercise_notebooks", "exercise_notebook", "assignment_id",
+    "nbgrader_meta", "is_solution", "is_test", "points", "exercise_of", "solution_texts",
+    "split_hidden", "student_notebook", "release", "StudentResult", "GradeReport", "grade",
+    "copy_book", "stage_student_book", "student_site", "main",
+]
 
 CHAPTERS = range(1, 9)
 DEFAULT_COURSE_DIR = Path("_build") / "course"
@@ -168,6 +177,7 @@ def student_notebook(nb) -> nbformat.NotebookNode:
     regions replaced by a stub, markdown answers by "YOUR ANSWER HERE", hidden tests removed,
     outputs cleared, and the answer cells shown (not collapsed). `release` produces the same
     cells through nbgrader itself (plus checksums for grading)."""
+    # lazy: nbgrader (and its database stack) loads only for the instructor's commands
     from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
 
     nb = copy.deepcopy(nb)
@@ -183,6 +193,7 @@ def student_notebook(nb) -> nbformat.NotebookNode:
 # ------------------------------------------------------------------ nbgrader, offline
 
 def _api(course_dir: Path):
+    # lazy: nbgrader (and its database stack) loads only for the instructor's commands
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
@@ -302,6 +313,7 @@ def grade(submissions: Path | str, chapter: int | None = None,
 
 
     report = GradeReport(chapter, Path(csv_path or course_dir / f"grades-{aid}.csv"))
+    # lazy: nbgrader (and its database stack) loads only for the instructor's commands
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb, _quiet_sqlalchemy():
@@ -381,8 +393,6 @@ def stage_student_book(stage: Path, root: Path | None = None, toc: Path | None =
     """Copy the book's sources to ``stage`` with every exercises notebook replaced by its
     student version, and a configuration that does not execute those notebooks (their
     answers are stubs that raise NotImplementedError). ``toc`` replaces _toc.yml."""
-    import yaml
-
     stage = copy_book(repo_root() if root is None else Path(root), stage)
     for path in (stage / "notebooks").glob(EXERCISES_GLOB):
         nbformat.write(student_notebook(nbformat.read(path, as_version=4)), path)

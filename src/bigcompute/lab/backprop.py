@@ -28,6 +28,11 @@ import numpy as np
 
 from ..errors import check_choice, check_positive_int, fail
 
+__all__ = [
+    "LOSSES", "FlopTally", "init_mlp", "relu", "softmax", "forward", "loss_and_delta",
+    "backward", "gradients",
+]
+
 LOSSES = ("cross_entropy", "mse")
 
 

@@ -21,8 +21,16 @@ import warnings
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import prune
 
 from ..errors import check_fraction
+from .measure import time_call
+from .training import train
+
+__all__ = [
+    "serialized_bytes", "sparse_serialized_bytes", "prune_magnitude", "weight_sparsity",
+    "quantize_int8", "latency_seconds", "distillation_loss", "distill",
+]
 
 
 def serialized_bytes(model: nn.Module) -> int:
@@ -68,8 +76,6 @@ def prune_magnitude(model: nn.Module, amount: float) -> nn.Module:
     """Zero the ``amount`` fraction of smallest-magnitude weights, counted over all the
     model's Linear and LSTM weight matrices together (global L1 pruning), and make it
     permanent. Returns a pruned copy; the model passed in is left as it was."""
-    from torch.nn.utils import prune
-
     check_fraction("amount", amount)
     pruned = copy.deepcopy(model)
     targets = _weights(pruned)
@@ -100,6 +106,7 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     torch 2.13 marks torch.ao.quantization as deprecated in favour of the separate torchao
     package; the eager dynamic quantization used here still works, and its warning is
     silenced."""
+    # lazy: importing torch.ao.quantization warns that it is deprecated, so only when used
     from torch.ao.quantization import quantize_dynamic
 
     with warnings.catch_warnings():
@@ -111,8 +118,6 @@ def quantize_int8(model: nn.Module) -> nn.Module:
 
 def latency_seconds(model: nn.Module, x: torch.Tensor, repeats: int = 7) -> float:
     """Median wall seconds of one forward pass on ``x`` (no gradients), after a warm-up."""
-    from .measure import time_call
-
     model.eval()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -135,8 +140,6 @@ def distill(student: nn.Module, teacher: nn.Module, x, y, steps: int, lr: float 
             seed: int = 0, progress: bool = True):
     """Train ``student`` with `distillation_loss` against ``teacher``'s outputs on x (the
     teacher runs once, without gradients). Returns the training `History`."""
-    from .training import train
-
     teacher.eval()
     with torch.no_grad():
         teacher_logits = teacher(x)

@@ -15,6 +15,11 @@ import torch
 from ..configs import SEQUENCE_CHANNELS, SEQUENCE_STEPS
 from .training import DOCUMENTS_SIZES
 
+__all__ = [
+    "CORPUS_PATH", "binary_task", "classification_task", "sequence_task", "digit_images",
+    "drift_sequences", "load_corpus", "CharTokenizer", "split_ids", "lm_windows",
+]
+
 CORPUS_PATH = Path(__file__).parents[1] / "data" / "corpus.txt"
 
 

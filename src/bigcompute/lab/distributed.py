@@ -43,8 +43,16 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..configs import MLPConfig
+from . import nets
+
+__all__ = [
+    "HOST", "WorkerError", "free_port", "port_is_free", "WorkerGroup", "run_workers",
+    "check_allreduce", "fail_on_rank", "mlp_gradients", "shard", "ddp_gradients",
+    "allreduce_benchmark", "tensor_parallel_mlp", "adam_reference", "zero1_adam",
+]
 
 HOST = "127.0.0.1"
 _POLL_SECONDS = 0.5
@@ -281,8 +289,6 @@ def fail_on_rank(rank: int, world_size: int, bad_rank: int = 1) -> int:
 # ---------------------------------------------------------------- tasks: data parallel
 
 def _mlp(sizes, seed, dtype=torch.float32):
-    from . import nets
-
     torch.manual_seed(seed)
     return nets.build(MLPConfig(tuple(sizes))).to(dtype)
 
@@ -307,8 +313,6 @@ def ddp_gradients(rank: int, world_size: int, sizes, x, y, seed: int = 0) -> dic
     """Data parallelism with DistributedDataParallel: each rank builds the same MLP, takes its
     shard of the global batch (x, y), runs forward and backward; DDP all-reduces and averages
     the gradients during the backward. Returns this rank's gradients and what was sent."""
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
     if len(x) % world_size:
         raise ValueError(f"global batch {len(x)} must divide evenly over {world_size} ranks "
                          "(uneven shards make the average of means differ from the mean)")

@@ -41,6 +41,13 @@ from ..errors import check_choice
 from ..units import format_bytes, format_rate, format_seconds
 from . import data, machine, measure, nets, training
 
+__all__ = [
+    "SEED001_MLP", "SEED002_MLP", "SEED003_CNN", "SEED003_LSTM", "LM_SEQ", "generate_text",
+    "accuracy", "Task", "language_model_config", "document_tasks", "unigram_perplexity",
+    "measure_peak", "counting_module", "Comparison", "time_training_step",
+    "predicted_vs_measured", "comparison_table", "chance_level", "results_table",
+]
+
 # The documents' shapes.
 SEED001_MLP = MLPConfig((1000, 500, 250, 100, 1), name="seed 001 MLP")
 SEED002_MLP = MLPConfig((100, 64, 32, 10), name="seed 002 MLP")

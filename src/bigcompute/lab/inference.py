@@ -16,6 +16,10 @@ import torch
 
 from .nets import KVCache
 
+__all__ = [
+    "prompt_tokens", "time_prefill", "time_decode_step", "cache_bytes",
+]
+
 
 def _best(fn, repeats: int, warmup: bool = True) -> float:
     """Best wall seconds of ``fn()`` over ``repeats`` runs (after a warm-up run)."""

@@ -36,6 +36,7 @@ import torch
 from .. import hardware, timing
 from ..errors import check_choice, check_positive_int, fail
 from ..precision import bytes_per_element
+from ..units import format_bytes
 
 __all__ = [
     "DEFAULT_ROWS", "DEFAULT_SQUARE_SIZES", "DEFAULT_STREAM_BYTES", "DEFAULT_WIDTH", "DTYPES",
@@ -86,8 +87,6 @@ class MachineInfo:
         return self.load_average is not None and self.load_average > self.logical_cpus
 
     def summary(self) -> str:
-        from ..units import format_bytes
-
         memory = format_bytes(self.memory_bytes) if self.memory_bytes else "unknown"
         where = self.cpu if self.device == "cpu" else f"{self.accelerator} (host: {self.cpu})"
         text = (f"{where}; {self.logical_cpus} logical CPUs, torch uses {self.torch_threads} "

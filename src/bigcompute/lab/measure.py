@@ -13,6 +13,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..errors import check_choice
 
+__all__ = [
+    "count_flops", "count_flops_by_op", "param_bytes", "saved_activation_bytes", "lm_loss",
+    "Timing", "time_call",
+]
+
 
 def _loss(out):
     out = out[0] if isinstance(out, tuple) else out

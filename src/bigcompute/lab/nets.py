@@ -28,6 +28,13 @@ from ..configs import (
 from ..counts import default_seq
 from ..errors import check_choice
 
+__all__ = [
+    "ACTIVATION_FNS", "ATTENTIONS", "rotary_tables", "KVCache", "Attention", "MLP", "MoE",
+    "Block", "relative_position_bucket", "Stack", "Transformer", "MLPNet", "CNNNet", "LSTMNet",
+    "Bottleneck", "ResNet", "DocumentAttention", "AdditiveAttention", "AttentionClassifier",
+    "build", "example_inputs",
+]
+
 ACTIVATION_FNS = {"gelu": F.gelu, "relu": F.relu, "silu": F.silu}
 ATTENTIONS = ("naive", "flash")
 

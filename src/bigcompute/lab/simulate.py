@@ -15,6 +15,11 @@ import numpy as np
 
 from ..errors import check_choice, check_positive, check_positive_int
 
+__all__ = [
+    "SCHEDULES", "Op", "PipelineRun", "simulate_pipeline", "LeastSquares", "least_squares",
+    "data_parallel_sgd",
+]
+
 SCHEDULES = ("gpipe", "1f1b")
 
 

@@ -21,10 +21,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.profiler import ProfilerActivity, profile, record_function
+from tqdm import tqdm
 
+from .. import optim_cost
 from ..configs import MLPConfig
 from ..errors import check_choice, check_positive_int
 from . import nets
+
+__all__ = [
+    "DOCUMENTS_SIZES", "WORKED_EXAMPLE_SIZES", "documents_model", "documents_training_step",
+    "History", "batches", "train", "accuracy", "ClippedAdam", "Run", "train_with_validation",
+    "PHASES", "profile_training_step", "forward_backward_seconds", "mlp_from_numpy",
+    "numpy_params", "autograd_gradients", "max_abs_difference", "TORCH_OPTIMIZERS",
+    "HandOptimizer", "train_with_hand_optimizer", "flat_parameters", "flat_gradients",
+    "compare_optimizer",
+]
 
 # The model of source document 001, sec. 4: 1000 -> 500 -> 250 -> 100 -> 1, ReLU between.
 DOCUMENTS_SIZES = (1000, 500, 250, 100, 1)
@@ -88,14 +100,12 @@ def train(model, loss_fn, optimizer, x, y, steps: int, batch_size: int | None = 
     outputs, ...), each indexed by the batch and passed on: ``loss_fn(output, *targets)``.
     ``batch_size=None`` uses the whole set every step. A tqdm progress bar shows the loss as
     it goes (``progress=False`` to hide it)."""
-    # plain-text tqdm on stdout, redrawn at most every 2 s: it renders the same in JupyterLab,
-    # in a terminal and on the book's website (a widget bar would need a kernel to show)
-    from tqdm import tqdm
-
     history = History()
     model.train()
     index_batches = batches(len(x), batch_size or len(x), steps, seed)
     t0 = time.perf_counter()
+    # plain-text tqdm on stdout, redrawn at most every 2 s: it renders the same in JupyterLab,
+    # in a terminal and on the book's website (a widget bar would need a kernel to show)
     bar = tqdm(index_batches, total=steps, desc=desc, disable=not progress,
                file=sys.stdout, mininterval=2.0, ncols=90)
     targets = y if isinstance(y, tuple) else (y,)
@@ -200,8 +210,6 @@ def train_with_validation(model: nn.Module, loss_fn: Callable, optimizer, train_
     """Chapter 3's loop (`training.train`: minibatches, forward, loss, zero_grad, backward,
     step) run in chunks of ``eval_every`` steps, with ``evaluate(model) -> (loss, metric)``
     on held-out data before the first step and after every chunk. One tqdm bar for the run."""
-    from tqdm import tqdm
-
     check_positive_int("steps", steps)
     check_positive_int("eval_every", eval_every)
     x, y = train_data
@@ -263,8 +271,6 @@ def profile_training_step(model, loss_fn, optimizer, x, y, steps: int = 5,
     """Run ``steps`` training steps under ``torch.profiler`` (CPU) with each phase labelled
     by ``record_function``. Returns the mean seconds per step of each phase ("forward",
     "loss", "backward", "optimizer") and the profiler's table of the busiest operators."""
-    from torch.profiler import ProfilerActivity, profile, record_function
-
     def step():
         with record_function("forward"):
             out = model(x)
@@ -362,8 +368,6 @@ class HandOptimizer:
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> np.ndarray:
         """The parameters after one step (a new array)."""
-        from .. import optim_cost
-
         self.t += 1
         if self.name == "sgd":
             return optim_cost.sgd_step(params, grads, self.lr)
@@ -388,8 +392,6 @@ def train_with_hand_optimizer(name: str, lr: float, x, y, sizes=WORKED_EXAMPLE_S
     (and so every gradient): a well-designed rule like Adam does not care. The history
     records the unscaled loss; losses that overflow are kept (inf/nan), since the point may be
     to watch a rule diverge."""
-    from tqdm import tqdm
-
     torch.manual_seed(seed)
     model = nets.build(MLPConfig(tuple(sizes)))
     hand = HandOptimizer(name, lr)

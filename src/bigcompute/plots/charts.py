@@ -384,7 +384,8 @@ def roofline_chart(roofs: dict[str, tuple[float, float]], points=None, *, bands=
 def device_comparison_chart(devices, dtype: str, *, width: float = 10.0):
     """One panel per metric of `hardware.Device.metrics` (peak FLOP/s at ``dtype``, memory,
     bandwidth, FLOP/s per watt, ridge point), a bar per device. ``devices`` are
-    `hardware.Device`s that all have a ``dtype`` peak. A panel whose values span more than 30x uses a log scale."""
+    `hardware.Device`s that all have a ``dtype`` peak. A panel whose values span more than 30x
+    uses a log scale."""
     devices = list(devices)
     if not devices:
         fail("devices", devices, "at least one device")

@@ -25,11 +25,15 @@ import re
 import statistics
 from pathlib import Path
 
+from .. import hardware, memory, timing
+from ..configs import TransformerConfig
+from ..hardware import Device
+
 __all__ = [
     "MEASUREMENTS_DIR", "NAMES", "SCHEMA_VERSION", "NoMeasurementsError",
     "catalogue_device_for", "device_slug", "available", "load", "validate_run",
     "relative_error", "measured_device", "compare_roofline", "compare_training_memory",
-    "compare_decode", "worst", "markdown_table",
+    "compare_decode", "worst",
 ]
 
 MEASUREMENTS_DIR = Path(__file__).parents[1] / "data" / "measurements"
@@ -187,8 +191,6 @@ def relative_error(predicted: float | None, measured: float | None) -> float | N
 
 def _device_for(run, device):
     """The Device the predictions use: ``device`` if given, else the run's catalogue device."""
-    from .. import hardware
-
     if device is not None:
         return hardware.device(device)
     key = run["environment"].get("catalogue_device")
@@ -210,8 +212,6 @@ def measured_device(roofline_run: dict, name: str | None = None):
     matmul of each dtype, and the fastest copy larger than the L2 cache (all copies if the
     cache size is unknown). Predictions with it isolate the model's error from the gap between
     datasheet and reality."""
-    from ..hardware import Device
-
     run = _runs(roofline_run, "matmul_roofline")
     if not run:
         raise ValueError("measured_device needs a matmul_roofline run")
@@ -240,8 +240,6 @@ def compare_roofline(runs, device=None) -> list[dict]:
     """Each measured matmul and copy beside `timing.roofline_time` on the device's datasheet
     (or ``device``): predicted seconds, which roof binds, the relative error, and the achieved
     fraction of the binding roof (achieved FLOP/s / peak, or bytes/s / bandwidth)."""
-    from .. import timing
-
     rows = []
     for run in _runs(runs, "matmul_roofline"):
         dev = _device_for(run, device)
@@ -262,8 +260,6 @@ def compare_roofline(runs, device=None) -> list[dict]:
 
 
 def _config(result):
-    from ..configs import TransformerConfig
-
     return TransformerConfig(**result["config"])
 
 
@@ -279,8 +275,6 @@ def compare_training_memory(runs) -> list[dict]:
 
     A configuration that ran out of memory has no measurement; its row says whether the
     prediction also exceeds the device's memory (``predicted_fits``)."""
-    from .. import memory
-
     rows = []
     for run in _runs(runs, "training_steps"):
         capacity = run["environment"].get("memory_bytes")
@@ -326,8 +320,6 @@ def compare_decode(runs, device=None, bandwidth_efficiency: float = 1.0,
       steps saw (prompt_len, ..., prompt_len + new_tokens - 1) vs the measured mean step time;
     - prefill: `timing.prefill_time` at ``prefill_mfu`` vs the measured prefill;
     - KV cache: `memory.kv_cache_bytes` vs the bytes of the cache the loop allocated."""
-    from .. import memory, timing
-
     rows = []
     for run in _runs(runs, "decode"):
         dev = _device_for(run, device)
@@ -373,30 +365,3 @@ def worst(rows: list[dict], error_key: str = "relative_error") -> dict | None:
     return max(scored, key=lambda r: abs(r[error_key])) if scored else None
 
 
-def _cell(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
-def markdown_table(rows: list[dict], columns: list[str] | None = None,
-                   formatters: dict | None = None) -> str:
-    """Rows as a Markdown table; ``formatters`` maps a column to a function of its value
-    (e.g. ``{"measured_peak_bytes": units.format_bytes}``). Missing values show as a dash."""
-    if not rows:
-        return ""
-    columns = columns or list(rows[0])
-    formatters = formatters or {}
-
-    def fmt(col, value):
-        if value is not None and col in formatters:
-            return formatters[col](value)
-        return _cell(value)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(fmt(c, r.get(c)) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)

@@ -11,7 +11,6 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 matplotlib = pytest.importorskip("matplotlib")
-
 import ipywidgets as W
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -67,23 +66,6 @@ def counts(monkeypatch):
     return seen
 
 
-def test_every_explorer_is_found():
-    assert len(FACTORIES) >= 11 and "parameter_explorer" in FACTORIES
-
-
-@pytest.mark.parametrize("name", FACTORIES)
-def test_an_update_redraws_the_same_figure_once(name, counts):
-    explorer = _build(name)
-    figure = explorer._widget_figure.figure
-    before = bytes(explorer.chart.value)
-    for key in counts:
-        counts[key] = 0
-    explorer.update()
-    assert counts == {"figures": 0, "renders": 1, "tight_layout": 0, "savefig": 0}
-    assert explorer._widget_figure.figure is figure
-    assert bytes(explorer.chart.value) == before  # the same settings draw the same chart
-
-
 def _ink_margins(png: bytes) -> tuple[int, int, int, int]:
     """Empty pixels between the drawing and the top, bottom, left and right of the image."""
     pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
@@ -111,6 +93,35 @@ def _other_values(control):
     return []
 
 
+def _panels(wf, labels, ncols):
+    """One panel, or two side by side, the last with these y tick labels."""
+    with wf.redraw():
+        fig, axes = canvas._subplots(1, ncols, figsize=(6, 3), squeeze=False)
+        for ax in axes[0]:
+            ax.plot([0, 1], [0, 1])
+        axes[0, -1].set_yticks(range(len(labels)), labels)
+        axes[0, -1].set_title("a title")
+        canvas._finish(fig)
+    return wf.png()
+
+
+def test_every_explorer_is_found():
+    assert len(FACTORIES) >= 11 and "parameter_explorer" in FACTORIES
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_an_update_redraws_the_same_figure_once(name, counts):
+    explorer = _build(name)
+    figure = explorer._widget_figure.figure
+    before = bytes(explorer.chart.value)
+    for key in counts:
+        counts[key] = 0
+    explorer.update()
+    assert counts == {"figures": 0, "renders": 1, "tight_layout": 0, "savefig": 0}
+    assert explorer._widget_figure.figure is figure
+    assert bytes(explorer.chart.value) == before  # the same settings draw the same chart
+
+
 @pytest.mark.parametrize("name", FACTORIES)
 def test_moving_the_controls_never_clips_the_chart(name):
     # the layout is kept while the content fits it; whatever the controls do, nothing may
@@ -126,18 +137,6 @@ def test_moving_the_controls_never_clips_the_chart(name):
             assert min(_ink_margins(bytes(explorer.chart.value))) >= 2, (
                 control.description, value)
     assert shown
-
-
-def _panels(wf, labels, ncols):
-    """One panel, or two side by side, the last with these y tick labels."""
-    with wf.redraw():
-        fig, axes = canvas._subplots(1, ncols, figsize=(6, 3), squeeze=False)
-        for ax in axes[0]:
-            ax.plot([0, 1], [0, 1])
-        axes[0, -1].set_yticks(range(len(labels)), labels)
-        axes[0, -1].set_title("a title")
-        canvas._finish(fig)
-    return wf.png()
 
 
 @pytest.mark.parametrize("ncols", [1, 2])  # 1: the labels reach the edge; 2: the other panel

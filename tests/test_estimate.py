@@ -3,17 +3,18 @@ device."""
 
 import pytest
 
-pytest.importorskip("ipywidgets")
-pytest.importorskip("matplotlib")
-
-from bigcompute import estimate, memory, widgets
+from bigcompute import estimate, memory
 from bigcompute.explorers.faq import faq_summary_html
 
 # LLaMA-2-7B's shape (Touvron et al. 2023b, Table 1 and the released config): 32 layers,
 # d_model 4096, 32 heads of 128 (no grouped-query attention at 7B); 6,738,415,616 parameters
 # in the released checkpoint.
 LLAMA2_7B_PARAMS = 6_738_415_616
+
+
 KV_BYTES_PER_TOKEN_BF16 = 2 * 32 * 4096 * 2  # K and V, every layer, 2 bytes each
+
+
 H100_BANDWIDTH = 3.35e12  # bytes/s, H100 SXM datasheet
 
 
@@ -75,14 +76,3 @@ def test_devices_without_bf16_or_a_tdp_still_get_answers():
     assert "no published TDP" in faq_summary_html(tpu)
     cpu = estimate.model_on_device("gpt2-small", "epyc-9654", 1, 0.4, 1024)
     assert "fp32" in cpu.serving
-
-
-def test_explorer_shows_a_message_not_a_traceback_for_a_too_long_context():
-    explorer = widgets.faq_explorer(model="gpt2-small", seq=4096)
-    assert "longer than" in explorer.result.value
-    assert explorer.chart.layout.display == "none"
-
-
-def test_unknown_setting_is_refused():
-    with pytest.raises(TypeError, match="unknown settings"):
-        widgets.faq_explorer(batch=3)

@@ -1,22 +1,16 @@
-"""Chapters 6-8: the workloads' compute profiles (checked against torch and the papers), the
-cited figures and their sources, and the workload and reliability explorers."""
+"""bigcompute.workloads: the workloads' compute profiles, checked against torch and the
+papers, and the refusals of a broken workloads file."""
 
 from __future__ import annotations
 
-import html
 import itertools
-import re
-from pathlib import Path
 
 import pytest
 
-from bigcompute import counts, hardware, reference_figures, timing, units, workloads
+from bigcompute import counts, hardware, timing, workloads
 
-ROOT = Path(__file__).resolve().parents[1]
 LIBRARY_WORKLOADS = [k for k in workloads.workloads() if workloads.workload(k).model]
 
-
-# ---------------------------------------------------------------- workloads against torch
 
 @pytest.mark.parametrize("key", LIBRARY_WORKLOADS)
 def test_workload_params_and_flops_per_prediction_equal_the_torch_module(key):
@@ -167,117 +161,3 @@ def test_unknown_workload_lists_close_names():
 def test_broken_workload_files_fail_loudly(broken, message):
     with pytest.raises(ValueError, match=message):
         workloads.parse({"workloads": broken})
-
-
-# ---------------------------------------------------------------- cited figures
-
-def _bib_keys() -> set[str]:
-    text = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
-    return set(re.findall(r"^\s*@\w+\s*\{\s*([^,\s]+)\s*,", text, flags=re.MULTILINE))
-
-
-def test_every_cited_figure_and_workload_source_is_in_the_bibliography():
-    keys = _bib_keys()
-    cited = {s.cite for s in reference_figures.sources()}
-    for key in workloads.workloads():
-        w = workloads.workload(key)
-        for part in (w.published, w.training):
-            if "source" in part:
-                cited.add(part["source"]["cite"])
-    missing = sorted(cited - keys)
-    assert not missing, f"add these keys to book/references.bib: {missing}"
-
-
-def test_the_stock_of_text_is_300_trillion_tokens_within_its_interval():
-    f = reference_figures.figure("human-text-stock-tokens")
-    assert f.value == 3e14 and f.interval == (1e14, 1e15)
-
-
-def test_prices_name_catalogue_devices_and_the_latest_is_chosen():
-    for p in reference_figures.prices():
-        assert hardware.device(p.device).name == p.device
-        assert 0.1 < p.dollars_per_device_hour < 100
-    h100 = reference_figures.price("H100")
-    assert h100.date == max(p.date for p in reference_figures.prices("h100-sxm"))
-    assert reference_figures.price("t4") is None
-
-
-def test_the_h100_on_demand_price_is_the_instance_price_over_eight():
-    p = next(p for p in reference_figures.prices("h100-sxm") if "on demand" in p.offer)
-    assert p.dollars_per_device_hour == pytest.approx(98.32 / 8, abs=0.005)
-
-
-@pytest.mark.parametrize("broken, message", [
-    ({"figures": {"x": {"value": 1, "unit": "u", "what": "w"}}}, "missing"),
-    ({"figures": {"x": {"value": "1e9", "unit": "u", "what": "w",
-                        "source": {"cite": "k", "title": "t", "where": "w",
-                                   "url": "https://x"}}}}, "not a number"),
-    ({"figures": {"x": {"value": 1, "unit": "u", "what": "w",
-                        "source": {"cite": "k", "title": "t", "where": "w",
-                                   "url": "http://x"}}}}, "https"),
-    ({"figures": {}, "prices": [{"device": "h1000", "dollars_per_device_hour": 1.0,
-                                 "offer": "o", "date": 2024,
-                                 "source": {"cite": "k", "title": "t", "where": "w",
-                                            "url": "https://x"}}]}, "not in hardware.csv"),
-])
-def test_broken_reference_files_fail_loudly(broken, message):
-    with pytest.raises(ValueError, match=message):
-        reference_figures.parse(broken)
-
-
-# ---------------------------------------------------------------- explorers
-
-def _shown(explorer) -> str:
-    return html.unescape(explorer.result.value)
-
-
-def test_workload_explorer_builds_and_shows_the_library_profile():
-    pytest.importorskip("ipywidgets")
-    from bigcompute import widgets
-
-    explorer = widgets.workload_explorer(price_per_device_hour=4.916)
-    p = workloads.profile("llama2-7b", "h100-sxm", 32, "bf16", 0.5, 4.916)
-    shown = _shown(explorer)
-    assert units.format_seconds(p.seconds_per_prediction) in shown
-    assert f"{p.params:,.0f}" in shown
-    assert "<img" in explorer.snapshot_html()
-    assert explorer.chart.layout.display != "none"
-
-
-def test_workload_explorer_explains_an_impossible_choice():
-    pytest.importorskip("ipywidgets")
-    from bigcompute import widgets
-
-    explorer = widgets.workload_explorer(price_per_device_hour=4.916, workload="alphafold2")
-    assert "bigcompute-error" in explorer.result.value and "v100" in _shown(explorer)
-    assert explorer.chart.layout.display == "none"
-    explorer.controls["device"].value = "v100"
-    explorer.controls["dtype"].value = "fp16"
-    assert "bigcompute-error" not in explorer.result.value
-    assert "1.1 min" in _shown(explorer)
-    with pytest.raises(TypeError, match="unknown settings"):
-        widgets.workload_explorer(price_per_device_hour=1.0, model="bert")
-
-
-def test_reliability_explorer_opens_on_llama3s_failure_rate():
-    pytest.importorskip("ipywidgets")
-    from bigcompute import reliability, widgets
-
-    explorer = widgets.reliability_explorer()
-    assert explorer.settings()["n_devices"] == 16384
-    assert f"{419 / 54:.3g}" in _shown(explorer)  # 7.76 failures per day
-    explorer.controls["n_devices"].value = 16384 * 2
-    assert f"{2 * 419 / 54:.3g}" in _shown(explorer)
-    r = reliability.checkpoint_plan(1000, 1e5, 60, 600)
-    assert r.daly == reliability.daly_interval(60, 1e5 / 1000 * 3600)
-    assert 0 < r.goodput_daly < 1
-
-
-def test_workload_map_places_every_workload():
-    pytest.importorskip("matplotlib")
-    from bigcompute import widgets
-
-    fig = widgets.workload_map_figure(highlight="bert-base")
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    for key in workloads.workloads():
-        assert any(t.startswith(key) for t in texts), key

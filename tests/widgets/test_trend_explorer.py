@@ -4,7 +4,6 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 pytest.importorskip("matplotlib")
-
 from bigcompute import trends, widgets
 
 
