@@ -154,6 +154,8 @@ def _explorer_factories():
              "grid_kg_per_kwh": published.run("llama-65b-energy")["inputs"]["grid_kg_per_kwh"]}
     found = []
     for name, fn in inspect.getmembers(widgets, inspect.isfunction):
+        if name.startswith("_"):
+            continue
         ret = fn.__annotations__.get("return")
         cls = getattr(widgets, ret, None) if isinstance(ret, str) else ret
         if not (isinstance(cls, type) and issubclass(cls, widgets.Explorer)):
@@ -161,7 +163,7 @@ def _explorer_factories():
         required = [p.name for p in inspect.signature(fn).parameters.values()
                     if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
                     and p.default is p.empty]
-        found.append((name, cls.__name__, fn, {k: known.get(k) for k in required}))
+        found.append((name, fn, {k: known.get(k) for k in required}))
     return found
 
 
@@ -269,9 +271,9 @@ def widget_times(repeats: int = 7) -> list[dict]:
     from bigcompute import plots
 
     rows = []
-    for name, cls, factory, kwargs in _explorer_factories():
+    for name, factory, kwargs in _explorer_factories():
         if any(v is None for v in kwargs.values()):
-            rows.append({"factory": name, "explorer": cls, "skipped":
+            rows.append({"factory": name, "explorer": name, "skipped":
                          f"needs {[k for k, v in kwargs.items() if v is None]}"})
             continue
         t0 = time.perf_counter()
@@ -292,7 +294,7 @@ def widget_times(repeats: int = 7) -> list[dict]:
             plots.WidgetFigure.png = originals["png"]
             Figure.tight_layout = originals["tight_layout"]
         moved = [m["seconds"] for m in moves]
-        rows.append({"factory": name, "explorer": cls, "build_seconds": build,
+        rows.append({"factory": name, "explorer": explorer.spec.name, "build_seconds": build,
                      "update_seconds": update["seconds"],
                      "update_cpu_seconds": update["cpu_seconds"],
                      # means over the timed updates (the update time is a median)
@@ -315,12 +317,13 @@ def figure_png_alternatives(repeats: int = 7) -> dict:
     import matplotlib
 
     matplotlib.use("Agg")
-    from bigcompute import plots, widgets
+    from bigcompute import counts, plots
+    from bigcompute.explorers import parameters
 
-    cfg = widgets.explorer_config(**widgets.PARAMETER_DEFAULTS)
+    cfg = parameters.explorer_config(**parameters.PARAMETER_DEFAULTS)
 
     def build():
-        return plots.parameter_breakdown_chart({"GPT-2 small": plots.parameter_breakdown(cfg)},
+        return plots.parameter_breakdown_chart({"GPT-2 small": counts.parameter_breakdown(cfg)},
                                                width=6.2, height_per_model=2.2)
 
     fig = build()
@@ -334,13 +337,13 @@ def figure_png_alternatives(repeats: int = 7) -> dict:
                                                            repeats),
             "savefig_without_tight_bbox_seconds": _bench.median_time(plain_png, repeats),
             "summary_html_seconds": _bench.median_time(
-                lambda: widgets.parameter_summary_html(cfg), repeats)}
+                lambda: parameters.parameter_summary_html(cfg), repeats)}
 
 
 def slowest_widget_profile(rows) -> dict:
     timed = [r for r in rows if "update_seconds" in r]
     worst = max(timed, key=lambda r: r["move_update_seconds"])
-    factories = {name: (fn, kw) for name, _cls, fn, kw in _explorer_factories()}
+    factories = {name: (fn, kw) for name, fn, kw in _explorer_factories()}
     fn, kwargs = factories[worst["factory"]]
     explorer = fn(**kwargs)
     return {"factory": worst["factory"], "top": _profile_top(explorer.update)}

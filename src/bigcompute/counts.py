@@ -224,6 +224,10 @@ def _cached_param_count(cfg) -> int:
 def param_count(cfg) -> int:
     """Number of parameters, equal to ``sum(p.numel() for p in nets.build(cfg).parameters())``.
 
+    For a GPT-style decoder the textbook count is N ≈ 12 L d² (attention 4d², MLP 8d² per
+    layer; Kaplan et al. 2020, Table 1) plus V d of embeddings; this is the exact sum over
+    layers (biases, norms, GQA's smaller K/V, gated MLPs, experts, untied heads).
+
     Also accepts a catalogue name ("gpt2-small") or an int (returned as is)."""
     cfg = model(cfg)
     if isinstance(cfg, int):
@@ -444,6 +448,10 @@ def flops(cfg, batch: int = 1, seq: int | None = None, pass_: str = "forward", *
           attention: str = "naive", recompute: str | None = None,
           causal_halving: bool = False) -> int:
     """Matmul FLOPs of a forward, backward or training (forward + backward) pass.
+
+    Per token the forward is ≈ 2N + 4 L s d (every weight once, multiply and add, plus the
+    attention scores and their weighted sum; Kaplan et al. 2020, Table 1), the backward
+    twice that, so training ≈ 6N per token (`flops_6nd`); this is the exact matmul count.
 
     Equal to FlopCounterMode on `nets.build(cfg)` with the same settings. Switches:
     ``attention="flash"`` — the backward recomputes the scores (2.5x the core's forward,

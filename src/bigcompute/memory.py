@@ -49,7 +49,9 @@ class ModelStates:
 
 def model_state_bytes(n_params: float, precision: str = "amp-bf16",
                       optimizer: str = "adamw") -> ModelStates:
-    """Weights, gradients and optimizer states (with the fp32 master copy) in bytes."""
+    """Weights, gradients and optimizer states (with the fp32 master copy) in bytes:
+    (w + g + m + k s) Ψ for Ψ parameters, k optimizer moments of s bytes (`precision.RECIPES`);
+    mixed-precision Adam is (2 + 2 + 4 + 2 x 4) Ψ = 16Ψ (Rajbhandari et al. 2020, sec. 3.1)."""
     r = _recipe(precision)
     check_choice("optimizer", optimizer, tuple(OPTIMIZER_MOMENTS))
     moments = OPTIMIZER_MOMENTS[optimizer]
@@ -198,7 +200,12 @@ def activation_bytes(cfg, batch: int, seq: int | None = None,
                      loss: bool | str | None = True) -> Activations:
     """Bytes autograd saves in one forward pass (plus the loss), by part.
 
-    Equals `measure.saved_activation_bytes` on `nets.build(cfg)` in fp32, pure bf16 and
+    Per transformer layer ≈ s b h (34 + 5 a s / h) bytes in 16-bit with dropout (Korthikanti et
+    al. 2022, eq. 1: s tokens, b sequences, h = d_model, a heads); 34 s b h with FlashAttention
+    or selective recomputation, 2 s b h with full recomputation. This is the exact accounting
+    of the reference modules, which have no dropout masks (so fewer bytes than 34) and keep
+    what autocast and each norm really save (`layer_activation_bytes`). It equals
+    `measure.saved_activation_bytes` on `nets.build(cfg)` in fp32, pure bf16 and
     amp-bf16 (torch.autocast: 16-bit matmul inputs and outputs, each matmul's own cast of
     its input, 16-bit weight copies; fp32 residual stream, norms and loss).
 
@@ -388,7 +395,7 @@ class InferenceMemory:
 def inference_memory(cfg: TransformerConfig, batch: int, seq: int, dtype: str = "bf16",
                      kv_dtype: str | None = None, tp: int = 1) -> InferenceMemory:
     """Weights at ``dtype`` plus the KV cache for ``batch`` sequences of ``seq`` tokens,
-    per device when split ``tp`` ways."""
+    per device when split ``tp`` ways: (N x bytes(dtype) + `kv_cache_bytes`) / tp."""
     cfg = _transformer(cfg)
     check_positive_int("tp", tp)
     weights = param_count(cfg) * bytes_per_element(dtype) / tp
@@ -448,7 +455,10 @@ def training_memory(cfg, batch: int, seq: int | None = None, precision: str = "a
                     optimizer: str = "adamw", attention: str = "flash",
                     recompute: str | None = None, zero_stage: int = 0, dp: int = 1,
                     tp: int = 1, pp: int = 1, sp: bool = False) -> TrainingMemory:
-    """Memory per device for training ``cfg`` on micro-batches of ``batch`` sequences.
+    """Memory per device for training ``cfg`` on micro-batches of ``batch`` sequences:
+
+        model states (`model_state_bytes`, sharded by tp, pp and ZeRO over dp)
+        + saved activations (`activation_bytes`) + the logits' fp32 log-softmax (b s V x 4).
 
     Model states are split by tensor (tp) and pipeline (pp) parallelism, then by ZeRO over
     the dp data-parallel replicas. With 1F1B pipelining the first stage holds pp micro-batches

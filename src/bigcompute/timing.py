@@ -290,8 +290,9 @@ def prefill_roofline(cfg, device, batch: int, prompt_len: int, dtype: str = "bf1
 def prefill_time(cfg, device, batch: int, prompt_len: int, dtype: str = "bf16",
                  mfu: float = 0.5, bandwidth_efficiency: float = 1.0,
                  kv_dtype: str | None = None) -> float:
-    """Seconds for the prefill pass (time to first token, without queueing): see
-    `prefill_roofline`."""
+    """Seconds for the prefill pass (time to first token, without queueing): the roofline of
+    the forward pass over the prompt, ≈ max(2 N b s / (mfu x peak), weight bytes / bandwidth),
+    compute-bound for any real prompt; see `prefill_roofline`."""
     return prefill_roofline(cfg, device, batch, prompt_len, dtype, mfu, bandwidth_efficiency,
                             kv_dtype).seconds
 
@@ -348,8 +349,9 @@ def decode_step_roofline(cfg, device, batch: int, context: int, dtype: str = "bf
 def decode_time_per_token(cfg, device, batch: int, context: int, dtype: str = "bf16",
                           bandwidth_efficiency: float = 1.0, compute_efficiency: float = 1.0,
                           kv_dtype: str | None = None) -> float:
-    """Seconds per decode step (every sequence of the batch gains one token): see
-    `decode_step_roofline`."""
+    """Seconds per decode step (every sequence of the batch gains one token): the roofline
+    ≈ max(2 N b / peak, (weight bytes + KV-cache bytes) / bandwidth), memory-bound until the
+    batch reaches the ridge point; see `decode_step_roofline`."""
     return decode_step_roofline(cfg, device, batch, context, dtype, bandwidth_efficiency,
                                 compute_efficiency, kv_dtype).seconds
 
