@@ -62,12 +62,21 @@ def test_the_custom_models_settings_are_inactive_unless_the_model_is_custom():
     assert "d_model" not in spec.settings_text(spec.settings(), spec.inactive(spec.settings()))
 
 
-def test_the_memory_report_is_the_librarys():
+def test_the_memory_report_and_its_numbers_are_the_librarys():
     spec = MemorySpec()
     settings = spec.settings(batch=2, seq=2048)
     report = memory_report(settings)
     assert report.memory == memory.training_memory("llama2-7b", 2, 2048)
     assert report.fit == memory.fit("llama2-7b", "h100-sxm", 2, 2048)
+    numbers = spec.render(settings).numbers
+    assert numbers["total"] == report.memory.total and numbers["fits"] == report.fit.fits
+
+
+@pytest.mark.parametrize("key", sorted(SPECS))
+def test_every_explorer_names_its_headline_numbers(key):
+    spec = SPECS[key]()
+    numbers = spec.render(_settings(spec)).numbers
+    assert numbers and all(isinstance(k, str) for k in numbers)
 
 
 @pytest.mark.parametrize("value, text", [(2048, "2,048"), (0.4, "0.4"), (6.52e10, "6.52e+10"),

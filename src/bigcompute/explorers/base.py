@@ -62,11 +62,13 @@ class Chart:
 
 @dataclass(frozen=True)
 class Rendered:
-    """What an explorer shows at some settings: the result as HTML and the chart (None: no
-    chart)."""
+    """What an explorer shows at some settings: the result as HTML, the chart (None: no
+    chart) and its headline numbers by name (plain numbers, strings and booleans, for a
+    test or a page that wants them without parsing the HTML)."""
 
     html: str
     chart: Chart | None = None
+    numbers: dict = field(default_factory=dict)
 
 
 class Spec:

@@ -124,7 +124,7 @@ class TrainingCostSpec(Spec):
             "highlight": label, "notes": notes,
             "title": (f"The same hardware for famous runs: {est.n_devices:,} x {est.device} "
                       f"(days on that many devices, cost)")})
-        return Rendered(training_cost_html(est), chart)
+        return Rendered(training_cost_html(est), chart, est.as_dict())
 
 
 # ---------------------------------------------------------------- the scaling explorer
@@ -219,5 +219,8 @@ class ScalingSpec(Spec):
 
     def render(self, settings: dict) -> Rendered:
         report = scaling_report(**settings)
+        numbers = {"seconds": report.seconds, "device_hours": report.device_hours,
+                   "cost": report.cost, "params": report.params, "tokens": report.tokens,
+                   **{f"{rule}: loss": loss for rule, loss in report.losses.items()}}
         return Rendered(scaling_summary_html(report, settings),
-                        compute_optimal_chart(settings["compute_flops"]))
+                        compute_optimal_chart(settings["compute_flops"]), numbers)

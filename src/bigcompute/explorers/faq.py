@@ -91,4 +91,10 @@ class FAQSpec(Spec):
 
     def render(self, settings: dict) -> Rendered:
         report = model_on_device(**settings)
-        return Rendered(faq_summary_html(report), faq_chart(report=report))
+        numbers = {"params": report.params,
+                   "train_one_device_bytes": report.train_one_device.total,
+                   "zero3_devices": report.train_zero3[0] if report.train_zero3 else None,
+                   "train_days": report.train.days,
+                   **{f"serve {d}: tokens_per_s": s.tokens_per_s
+                      for d, s in report.serving.items()}}
+        return Rendered(faq_summary_html(report), faq_chart(report=report), numbers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import asdict
 
 from .. import counts, hardware, units
 from ..precision import PEAK_DTYPES
@@ -76,7 +77,8 @@ class HardwareSpec(Spec):
         dtype = settings["dtype"]
         usable = [d for d in devices if d.has_peak(dtype)]
         chart = hardware_chart(usable, dtype, width=10) if usable else None
-        return Rendered(device_comparison_html(devices, dtype), chart)
+        numbers = {d.name: d.metrics(dtype) for d in usable}
+        return Rendered(device_comparison_html(devices, dtype), chart, numbers)
 
 
 def hardware_chart(devices=HARDWARE_DEFAULTS["devices"], dtype=HARDWARE_DEFAULTS["dtype"],
@@ -163,7 +165,7 @@ class RooflineSpec(Spec):
             "points": {"this matmul": [(r.arithmetic_intensity, r.achieved_flops_per_s,
                                         f"{m}x{n}x{k}")]},
             "width": 7, "height": 4.2})
-        return Rendered(roofline_summary_html(r, dev, dtype), chart)
+        return Rendered(roofline_summary_html(r, dev, dtype), chart, asdict(r))
 
 
 def roofline_presets_chart(device=ROOFLINE_DEFAULTS["device"], dtype=ROOFLINE_DEFAULTS["dtype"],

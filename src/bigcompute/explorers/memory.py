@@ -185,7 +185,10 @@ class MemorySpec(Spec):
                 raise ValueError(f"{exc} {head_hint(settings['d_model'], settings['n_heads'])}"
                                  ) from None
             raise
-        return Rendered(memory_summary_html(report, settings), memory_chart(report, settings))
+        numbers = {**report.memory.as_dict(), "fits": report.fit.fits,
+                   "max_batch": report.fit.max_batch, "n_devices": report.n_devices}
+        return Rendered(memory_summary_html(report, settings), memory_chart(report, settings),
+                        numbers)
 
 
 def memory_sharding_chart(model: str = MEMORY_DEFAULTS["model"], dp: int = 8,

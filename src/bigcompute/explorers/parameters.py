@@ -81,7 +81,8 @@ class ParameterSpec(Spec):
         chart = Chart("parameter_breakdown_chart",
                       {"breakdowns": {label: counts.parameter_breakdown(cfg)}, "width": 6.2,
                        "height_per_model": 2.2})
-        return Rendered(parameter_summary_html(cfg), chart)
+        numbers = {"params": counts.param_count(cfg), **counts.parameter_breakdown(cfg)}
+        return Rendered(parameter_summary_html(cfg), chart, numbers)
 
 
 def parameter_scaling_chart(n_layers=(6, 12, 24, 48), vocab_size: int | None = None,

@@ -106,5 +106,10 @@ class PlannerSpec(Spec):
 
     def render(self, settings: dict) -> Rendered:
         options = planner_options(settings)
+        best = next((o for o in options if o.fits), None)
+        numbers = {"plans": len(options), "fitting": sum(o.fits for o in options),
+                   "best": best.label if best else None,
+                   "best_step_seconds": best.step.total_seconds if best else None,
+                   "best_mfu": best.step.mfu if best else None}
         return Rendered(planner_summary_html(options, settings),
-                        planner_chart(options, settings))
+                        planner_chart(options, settings), numbers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 from .. import reference_figures, reliability, units
 from ..tables import key_value_html
@@ -88,5 +89,5 @@ class ReliabilitySpec(Spec):
                 "restart_seconds": log_slider("restart (s)", 0, 5)}
 
     def render(self, settings: dict) -> Rendered:
-        return Rendered(reliability_summary_html(reliability.checkpoint_plan(**settings)),
-                        goodput_chart(**settings))
+        plan = reliability.checkpoint_plan(**settings)
+        return Rendered(reliability_summary_html(plan), goodput_chart(**settings), asdict(plan))

@@ -64,4 +64,8 @@ class TrendSpec(Spec):
         selection = trends.fit_selection(settings["domains"], settings["years"])
         chart = trend_chart(labels=settings["labels"], selection=selection, width=8.5,
                             height=4.8)
-        return Rendered(trend_summary_html(selection), chart)
+        fit = selection.fit
+        numbers = {"models": fit.n, "doubling_months": fit.doubling_months,
+                   "t_interval_months": fit.doubling_ci_months,
+                   "bootstrap_interval_months": selection.bootstrap_months}
+        return Rendered(trend_summary_html(selection), chart, numbers)

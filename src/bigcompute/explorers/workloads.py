@@ -99,7 +99,7 @@ class WorkloadSpec(Spec):
         price = s.pop("price_per_device_hour")
         p = workloads.profile(s["workload"], s["device"], s["batch"], s["dtype"], s["mfu"],
                               price)
-        return Rendered(workload_summary_html(p), workload_cost_chart(s, price))
+        return Rendered(workload_summary_html(p), workload_cost_chart(s, price), p.as_dict())
 
 
 def workload_map_chart(highlight: str | None = None) -> Chart:

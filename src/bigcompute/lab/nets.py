@@ -17,6 +17,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .. import catalog
 from ..configs import (
+    ATTENTIONS,
     RELATIVE_BUCKETS,
     AttentionConfig,
     CNNConfig,
@@ -29,14 +30,13 @@ from ..counts import default_seq
 from ..errors import check_choice
 
 __all__ = [
-    "ACTIVATION_FNS", "ATTENTIONS", "rotary_tables", "KVCache", "Attention", "MLP", "MoE",
+    "ACTIVATION_FNS", "rotary_tables", "KVCache", "Attention", "MLP", "MoE",
     "Block", "relative_position_bucket", "Stack", "Transformer", "MLPNet", "CNNNet", "LSTMNet",
     "Bottleneck", "ResNet", "DocumentAttention", "AdditiveAttention", "AttentionClassifier",
     "build", "example_inputs",
 ]
 
 ACTIVATION_FNS = {"gelu": F.gelu, "relu": F.relu, "silu": F.silu}
-ATTENTIONS = ("naive", "flash")
 
 
 def _norm(cfg: TransformerConfig) -> nn.Module:
