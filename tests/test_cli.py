@@ -1,6 +1,8 @@
 """The bigcompute command: human output with units, --json, one-line errors."""
 
+import argparse
 import json
+import re
 import subprocess
 import sys
 
@@ -53,7 +55,7 @@ def test_unknown_device_is_one_line_with_close_matches(capsys):
 def test_bad_mfu_is_refused(capsys):
     code, _, err = run(capsys, "train", "7B", "--tokens", "1T", "--device", "h100-sxm",
                        "--mfu", "1.5")
-    assert code == 2 and "mfu=1.5" in err
+    assert code == 2 and "--mfu 1.5" in err
 
 
 def test_python_dash_m_works():
@@ -61,3 +63,74 @@ def test_python_dash_m_works():
                             capture_output=True, text=True)
     assert result.returncode == 2 and "gpt2-small" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- every flag, fuzzed
+
+# A valid invocation of each command; each of its flags is then given bad values one at a
+# time. The flags are read from the parser, so a new flag is fuzzed too.
+VALID_INVOCATIONS = {
+    "train": ["train", "llama2-7b", "--tokens", "2T", "--device", "a100-80gb", "--devices",
+              "64", "--mfu", "0.4", "--pue", "1.1", "--grid", "0.4", "--price", "2.5"],
+    "memory": ["memory", "llama2-7b", "--batch", "1", "--seq", "2048", "--device", "h100-sxm",
+               "--zero", "1", "--dp", "8", "--tp", "2", "--pp", "2"],
+    "infer": ["infer", "llama2-7b", "--device", "h100-sxm", "--batch", "8", "--context", "2048"],
+}
+BAD_VALUES = ("0", "-1", "2.5", "nan", "inf", "1e400", "abc", "", "99999999999999999999")
+
+
+def _flags(command):
+    from bigcompute.cli import parser
+
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return [a.option_strings[0] for a in sub.choices[command]._actions
+            if a.option_strings and a.option_strings[0] != "-h" and a.nargs != 0]
+
+
+def _bad_invocations():
+    for command, argv in VALID_INVOCATIONS.items():
+        for flag in _flags(command):
+            for bad in BAD_VALUES:
+                args = list(argv)
+                if flag in args:
+                    args[args.index(flag) + 1] = bad
+                else:
+                    args += [flag, bad]
+                yield pytest.param(command, flag, args, id=f"{command} {flag}={bad!r}")
+        for bad in ("", "no-such-model", "-1B"):
+            args = list(argv)
+            args[1] = bad
+            yield pytest.param(command, "MODEL", args, id=f"{command} MODEL={bad!r}")
+
+
+@pytest.mark.parametrize("command", VALID_INVOCATIONS)
+def test_the_valid_invocations_run(capsys, command):
+    assert run(capsys, *VALID_INVOCATIONS[command])[0] == 0
+
+
+@pytest.mark.parametrize("command, flag, argv", list(_bad_invocations()))
+def test_a_bad_flag_gets_one_line_naming_it_and_status_2(capsys, command, flag, argv):
+    try:
+        code, out, err = run(capsys, *(a if not a.startswith("-") or a in _flags(command)
+                                       else f"{argv[argv.index(a) - 1]}={a}" for a in argv))
+    except SystemExit as exc:  # argparse refused it before the command ran
+        code, captured = exc.code, capsys.readouterr()
+        out, err = captured.out, captured.err
+    if code == 0:  # the value was in fact valid: then the output must be sound
+        assert not re.search(r"\b(nan|inf)\b|(?<![\w.])-\d", out, re.IGNORECASE), out
+        return
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.count("\n") == 1, err
+    assert flag in err or "unknown" in err.lower() or "argument" in err, err
+
+
+def test_a_context_beyond_the_models_positions_names_the_flag(capsys):
+    code, out, err = run(capsys, "infer", "gpt2-small", "--device", "h100-sxm", "--context",
+                         "100000")
+    assert code == 2 and out == "" and err.startswith("bigcompute: error: --context 100000")
+
+
+def test_a_slow_rate_keeps_its_digits(capsys):
+    code, out, _ = run(capsys, "infer", "llama2-7b", "--device", "h100-sxm", "--context",
+                       "10000000000000")
+    assert code == 0 and " 0 tokens/s" not in out and "e-" in out

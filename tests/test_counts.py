@@ -21,6 +21,8 @@ LLAMA2_7B = TransformerConfig(n_layers=32, d_model=4096, n_heads=32, vocab_size=
 
 
 def _seq(cfg):
+    if isinstance(cfg, TransformerConfig) and cfg.frontend == "patches":
+        return cfg.n_patches + 1  # a ViT takes its own sequence: its patches and a class token
     return 16 if isinstance(cfg, (TransformerConfig, LSTMConfig)) else None
 
 
@@ -221,3 +223,72 @@ def test_gpt2_small_breakdown_is_a_third_embeddings():
 def test_parameter_breakdown_rejects_an_encoder():
     with pytest.raises(ValueError, match="decoder-only"):
         counts.parameter_breakdown(model("bert-base"))
+
+
+@pytest.mark.parametrize("fn", [counts.norm_params, counts.attention_params, counts.mlp_params,
+                                counts.moe_params, counts.layer_params, counts.embedding_params,
+                                counts.head_params, counts.transformer_params,
+                                counts.matmul_weight_params, counts.non_embedding_param_count,
+                                counts.flops_by_layer])
+def test_the_transformer_functions_take_a_name_and_refuse_other_configs(fn):
+    assert fn("gpt2-small") == fn(model("gpt2-small"))
+    with pytest.raises(ValueError, match="cfg='ResNetConfig'.*TransformerConfig"):
+        fn(ResNetConfig())
+    with pytest.raises(ValueError, match="cfg=None.*TransformerConfig"):
+        fn(None)
+
+
+@pytest.mark.parametrize("fn, wrong", [(counts.resnet_params, LSTMConfig(8, input_size=3, n_outputs=2)),
+                                       (counts.cnn_params, ResNetConfig()),
+                                       (counts.lstm_params, ResNetConfig()),
+                                       (counts.attention_classifier_params, ResNetConfig()),
+                                       (counts.resnet_forward_flops, "gpt2-small")])
+def test_the_other_config_functions_refuse_a_config_of_another_kind(fn, wrong):
+    with pytest.raises(ValueError, match="cfg="):
+        fn(wrong)
+
+
+@pytest.mark.parametrize("bad", [-1, 0, True, 7e9, None])
+def test_param_count_refuses_what_is_not_a_config_or_a_positive_int(bad):
+    with pytest.raises(ValueError, match=f"cfg={bad!r}.*positive int"):
+        counts.param_count(bad)
+    assert counts.param_count(7) == 7
+
+
+def test_a_vit_takes_only_its_own_sequence():
+    vit = model("vit-b16")
+    assert counts.flops(vit, 1) == counts.flops(vit, 1, 197)
+    with pytest.raises(ValueError, match="seq=500.*None or 197"):
+        counts.flops("vit-b16", 1, 500)
+    with pytest.raises(ValueError, match="context=16.*None or 197"):
+        counts.check_seq(vit, 16, "context")
+
+
+def test_a_model_without_a_sequence_checks_one_given_and_ignores_it():
+    assert counts.flops(ResNetConfig(), 1, 16) == counts.flops(ResNetConfig(), 1)
+    with pytest.raises(ValueError, match="seq=0.*positive integer"):
+        counts.flops(ResNetConfig(), 1, 0)
+    assert counts.check_seq(LSTMConfig(8, input_size=3, n_outputs=2), 64) == 64
+    with pytest.raises(ValueError, match="seq=None.*sequence length for a LSTMConfig"):
+        counts.check_seq(LSTMConfig(8, input_size=3, n_outputs=2), None)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: counts.moe_params("mixtral-8x7b", experts=9), "experts=9.*at most n_experts=8"),
+    (lambda: counts.transformer_params("mixtral-8x7b", experts=0), "experts=0"),
+    (lambda: counts.layer_params("gpt2-small", cross_attention=1), "cross_attention=1"),
+    (lambda: counts.dense_layer_params(10, -1), "n_out=-1"),
+    (lambda: counts.conv2d_params(3, 16, 3, bias="no"), "bias='no'"),
+    (lambda: counts.lstm_layer_params(10, 2.5), "hidden=2.5"),
+    (lambda: counts.transformer_matmul_shapes("llama2-7b", tokens=2e12), "tokens=2000000000000.0"),
+    (lambda: counts.flops("gpt2-small", 1, 16, causal_halving=None), "causal_halving=None"),
+    (lambda: counts.flops_6nd(float("nan"), 1e9), "n_params=nan"),
+    (lambda: counts.flops_6nd(1e300, 1e300), r"n_params, tokens=\(1e\+300, 1e\+300\).*overflows"),
+    (lambda: counts.flops_palm(7e9, 32, 32, 128, 0, 1), "seq=0"),
+    (lambda: counts.flops_megatron(1, 2048, 96, 12288, 51200, recompute="full"),
+     "recompute='full'.*True or False"),
+    (lambda: counts.check_tp("llama2-7b", 3), "tp=3.*divisor of n_heads=32"),
+])
+def test_bad_numbers_and_flags_are_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

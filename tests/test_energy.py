@@ -61,3 +61,12 @@ def test_co2_cost_and_units_reject_negatives():
         energy.pf_days(-1)
     with pytest.raises(ValueError, match="n_devices=0"):
         energy.device_hours(3600, 0)
+
+
+def test_overflow_and_fractional_devices_are_refused():
+    with pytest.raises(ValueError, match="pf_days=1e\\+300.*overflows"):
+        energy.flops_from_pf_days(1e300)
+    with pytest.raises(ValueError, match="n_devices=2.5"):
+        energy.device_hours(3600, 2.5)
+    with pytest.raises(ValueError, match="pue=0.5.*at least 1"):
+        energy.energy_kwh(100, 400, 0.5)

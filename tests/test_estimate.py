@@ -76,3 +76,28 @@ def test_devices_without_bf16_or_a_tdp_still_get_answers():
     assert "no published TDP" in faq_summary_html(tpu)
     cpu = estimate.model_on_device("gpt2-small", "epyc-9654", 1, 0.4, 1024)
     assert "fp32" in cpu.serving
+
+
+def test_estimate_training_refuses_what_it_used_to_replace_or_ignore():
+    """seq=0 is not the default sequence; a sequence means nothing to 6ND; None is no model."""
+    with pytest.raises(ValueError, match="seq=0"):
+        estimate.estimate_training("gpt2-small", 1e9, "h100-sxm", seq=0)
+    with pytest.raises(ValueError, match="seq=4096.*max_seq_len=1024"):
+        estimate.estimate_training("gpt2-small", 1e9, "h100-sxm", seq=4096)
+    with pytest.raises(ValueError, match="seq=512.*cfg_or_params=7000000000.0"):
+        estimate.estimate_training(7e9, 1e9, "h100-sxm", seq=512)
+    with pytest.raises(ValueError, match="cfg_or_params=None"):
+        estimate.estimate_training(None, 1e9, "h100-sxm")
+    with pytest.raises(ValueError, match="tokens=1e\\+300"):
+        estimate.estimate_training("llama2-7b", 1e300, "h100-sxm")
+    with pytest.raises(ValueError, match="pue=0.9"):
+        estimate.estimate_training("llama2-7b", 1e9, "h100-sxm", pue=0.9)
+
+
+def test_model_on_device_takes_a_transformer_within_its_context():
+    with pytest.raises(ValueError, match="model=3"):
+        estimate.model_on_device(3, "h100-sxm", 8, 0.4, 1024)
+    with pytest.raises(ValueError, match="seq='8'"):
+        estimate.model_on_device("llama2-7b", "h100-sxm", 8, 0.4, "8")
+    with pytest.raises(ValueError, match="seq=8192 .*longer than llama2-7b's context"):
+        estimate.model_on_device("llama2-7b", "h100-sxm", 8, 0.4, 8192)

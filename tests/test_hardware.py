@@ -288,3 +288,20 @@ print("torch" in sys.modules, "numpy" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("peak, word", [
+    ("abc", "peak="), (None, "peak="), ({"bf16": "fast"}, "peak\\['bf16'\\]"),
+    ({"bf16": float("inf")}, "peak\\['bf16'\\]"),
+])
+def test_a_device_refuses_a_peak_that_is_not_a_dict_of_numbers(peak, word):
+    h100 = device("h100-sxm")
+    fields = {f: getattr(h100, f) for f in h100.__dataclass_fields__}
+    with pytest.raises(ValueError, match=word):
+        Device(**{**fields, "peak": peak})
+
+
+@pytest.mark.parametrize("peaks", [None, 3, "bf16", {"bf16": None}])
+def test_custom_device_names_its_peak_argument(peaks):
+    with pytest.raises(ValueError, match="peak_flops_by_dtype"):
+        Device.custom("bad", peaks, 1e9, 1e9)

@@ -1,6 +1,7 @@
 """Memory: activations against what autograd saves, KV cache against the cache the model
 allocates, model states against the ZeRO paper, and properties of sharding."""
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -45,7 +46,7 @@ def test_activation_bytes_within_5_percent_of_autograd(name, attention, recomput
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_activation_bytes_of_every_architecture(name, precision):
     cfg = TRANSFORMERS[name]
-    seq = 16 if name == "whisper" else 40
+    seq = {"whisper": 16, "vit": None}.get(name, 40)  # a ViT sees its own patches
     for attention in ("naive", "flash"):
         predicted = memory.activation_bytes(cfg, 2, seq, precision, attention).total
         measured = _measured(cfg, 2, seq, precision, attention, None)
@@ -183,9 +184,10 @@ def test_amp_activations_include_autocast_copies(name, recompute):
     the scores to fp32; a pooler or classifier casts only the first token. The model is an
     itemisation of what autograd keeps, so it is exact, not merely within 5%."""
     cfg = TRANSFORMERS[name]
+    seq = None if name == "vit" else 16  # a ViT sees its own patches
     for attention in ("naive", "flash"):
-        predicted = memory.activation_bytes(cfg, 2, 16, "amp-bf16", attention, recompute)
-        measured = _measured(cfg, 2, 16, "amp-bf16", attention, recompute)
+        predicted = memory.activation_bytes(cfg, 2, seq, "amp-bf16", attention, recompute)
+        measured = _measured(cfg, 2, seq, "amp-bf16", attention, recompute)
         assert predicted.total == measured, (attention, predicted)
     assert predicted.weight_copies > 0
 
@@ -247,3 +249,67 @@ def test_memory_formulas_take_catalogue_names():
     assert memory.kv_cache_bytes("llama2-7b", 2, 128) == memory.kv_cache_bytes(cfg, 2, 128)
     assert (memory.inference_memory("llama2-7b", 1, 64).total
             == memory.inference_memory(cfg, 1, 64).total)
+
+
+@pytest.mark.parametrize("call", [
+    lambda tp: memory.inference_memory("llama2-7b", 1, 128, tp=tp),
+    lambda tp: memory.activation_bytes("llama2-7b", 1, 128, tp=tp),
+    lambda tp: memory.layer_activation_bytes("llama2-7b", 1, 128, tp=tp),
+    lambda tp: memory.training_memory("llama2-7b", 1, 128, tp=tp),
+])
+def test_tp_is_checked_the_same_wherever_it_appears(call):
+    """A positive integer that divides the heads (`counts.check_tp`): never a negative byte
+    count or a ZeroDivisionError deep inside."""
+    with pytest.raises(ValueError, match="tp=3.*divisor of n_heads=32"):
+        call(3)
+    for bad in (0, -1, 2.5, True, None):
+        with pytest.raises(ValueError, match="tp="):
+            call(bad)
+
+
+def test_every_sequence_is_one_the_model_can_take():
+    """gpt2-small has 1,024 learned positions: no KV cache or memory beyond them."""
+    for call in (lambda: memory.kv_cache_bytes("gpt2-small", 1, 1_000_000),
+                 lambda: memory.inference_memory("gpt2-small", 1, 1_000_000),
+                 lambda: memory.layer_activation_bytes("gpt2-small", 1, 1_000_000)):
+        with pytest.raises(ValueError, match="seq=1000000.*max_seq_len=1024"):
+            call()
+
+
+def test_model_states_and_zero_check_every_input():
+    with pytest.raises(ValueError, match="n_params='abc'"):
+        memory.model_state_bytes("abc")
+    for bad in (-1, float("nan"), float("inf"), None):
+        with pytest.raises(ValueError, match="n_params"):
+            memory.model_state_bytes(bad)
+    # sweep's arrays of counts, element by element
+    sizes = np.array([1.0, 7e9])
+    assert list(memory.model_state_bytes(sizes).total) == [
+        memory.model_state_bytes(n).total for n in sizes]
+    with pytest.raises(ValueError, match="n_params"):
+        memory.model_state_bytes(np.array([1.0, float("nan")]))
+    for name, bad in (("n_params", "1e9"), ("stage", True), ("stage", 1.0), ("dp", 0),
+                      ("weight_bytes", float("nan")), ("grad_bytes", None),
+                      ("optimizer_bytes_per_param", -1)):
+        kwargs = {"n_params": 7e9, "dp": 8, "stage": 1, name: bad}
+        with pytest.raises(ValueError, match=name):
+            memory.zero_memory_per_device(**kwargs)
+
+
+def test_flags_and_names_are_what_they_say():
+    with pytest.raises(ValueError, match="sp='abc'.*True or False"):
+        memory.activation_bytes("llama2-7b", 1, 128, sp="abc")
+    with pytest.raises(ValueError, match="sp='abc'"):
+        memory.training_memory("llama2-7b", 1, 128, sp="abc")
+    with pytest.raises(ValueError, match="zero_stage=True"):
+        memory.training_memory("llama2-7b", 1, 128, zero_stage=True)
+    with pytest.raises(ValueError, match="kv_dtype='fp7'"):
+        memory.inference_memory("llama2-7b", 1, 128, kv_dtype="fp7")
+    with pytest.raises(ValueError, match="loss='bce'.*transformer"):
+        memory.activation_bytes("llama2-7b", 1, 128, loss="bce")
+    with pytest.raises(ValueError, match="loss=3"):
+        memory.activation_bytes("llama2-7b", 1, 128, loss=3)
+    with pytest.raises(ValueError, match="max_devices=None"):
+        memory.fewest_zero3_devices("gpt2-small", "h100-sxm", 1024, max_devices=None)
+    assert (memory.activation_bytes("llama2-7b", 1, 128, loss="ce").total
+            == memory.activation_bytes("llama2-7b", 1, 128).total)

@@ -140,3 +140,8 @@ def test_optimizer_step_is_memory_bound_on_an_h100():
 def test_bad_optimizer_names_the_choices():
     with pytest.raises(ValueError, match="one of 'sgd'"):
         optim_cost.optimizer_step_flops(10, "lion")
+
+
+def test_l2_penalty_is_a_flag():
+    with pytest.raises(ValueError, match="l2_penalty='yes'"):
+        optim_cost.optimizer_step_flops(1e9, "adam", l2_penalty="yes")

@@ -208,3 +208,14 @@ def test_a_catalogue_device_works_and_reports_its_parts():
     assert set(s.as_dict()) >= {"compute_seconds", "tp_comm_seconds", "dp_comm_seconds",
                                 "bubble_seconds", "total_seconds", "mfu"}
     assert s.tp_comm_seconds > 0 and s.dp_comm_seconds > 0 and s.bubble_seconds == 0
+
+
+def test_zero_stage_is_an_integer_and_given_bandwidths_are_checked():
+    with pytest.raises(ValueError, match="zero_stage=True"):
+        parallel.dp_communication_volume(7e9, 2, zero_stage=True)
+    kw = {"n_layers": 4, "d_model": 64, "seq_len": 16, "micro_batch_size": 1}
+    with pytest.raises(ValueError, match="zero_stage=1.0"):
+        parallel.step_time(1e15, 1e9, ROUND, zero_stage=1.0, **kw)
+    # a bandwidth that is given is checked even where it goes unused (tp = 1)
+    with pytest.raises(ValueError, match="tp_bandwidth_bytes_per_s=-5"):
+        parallel.step_time(1e15, 1e9, ROUND, tp_bandwidth_bytes_per_s=-5, **kw)

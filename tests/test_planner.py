@@ -45,3 +45,14 @@ def test_more_devices_never_need_more_memory_for_the_same_split():
 def test_planner_rejects_a_split_that_cannot_exist():
     with pytest.raises(ValueError, match="global_batch"):
         planner.plan_parallelism("llama2-7b", 8, 3, 4096, "h100-sxm", micro_batch=2)
+
+
+def test_planner_refuses_at_once_what_no_split_fits():
+    """Tensor parallelism stays within a node and pipelining within the layers, so the
+    splits of an absurd device count are found (none) without listing its divisors."""
+    with pytest.raises(ValueError, match=r"n_devices=10{30}.*splits into DP x TP x PP"):
+        planner.plan_parallelism("llama2-7b", 10**30, 64, 2048, "h100-sxm")
+    with pytest.raises(ValueError, match="seq=2048.*max_seq_len=1024"):
+        planner.plan_parallelism("gpt2-small", 8, 64, 2048, "h100-sxm")
+    with pytest.raises(ValueError, match="compute_efficiency=1.5"):
+        planner.plan_parallelism("llama2-7b", 8, 64, 2048, "h100-sxm", compute_efficiency=1.5)

@@ -107,3 +107,9 @@ def test_a_wrong_input_is_caught():
     wrong = dict(run["inputs"], params=run["inputs"]["params"] / 2)
     value = pf_days_6nd(wrong)["train_compute"]
     assert abs(value / run["outputs"][0]["value"] - 1) > run["tolerance"]
+
+
+@pytest.mark.parametrize("bad", [None, 3, "", {"id": "x"}])
+def test_reproduce_names_a_bad_run(bad):
+    with pytest.raises(ValueError, match="run_or_id"):
+        reproduce(bad)

@@ -65,3 +65,10 @@ def test_the_h100_on_demand_price_is_the_instance_price_over_eight():
 def test_broken_reference_files_fail_loudly(broken, message):
     with pytest.raises(ValueError, match=message):
         reference_figures.parse(broken)
+
+
+def test_bad_keys_and_devices_are_named():
+    with pytest.raises(ValueError, match="key"):
+        reference_figures.figure("")
+    with pytest.raises(ValueError, match="device"):
+        reference_figures.price(None)

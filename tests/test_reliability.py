@@ -159,3 +159,29 @@ def test_checkpoint_time_is_bytes_over_bandwidth():
 def test_bad_inputs_name_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_what_would_overflow_the_wall_time_is_refused_by_name():
+    """An interval (or a restart) hundreds of MTBFs long: the job would practically never
+    finish, and the wall time overflows a float."""
+    for args in ((1e300, 60, 600, 1e4), (3600, 1e300, 600, 1e4), (3600, 60, 1e300, 1e4)):
+        with pytest.raises(ValueError, match="interval_seconds, checkpoint_seconds, "
+                                             "restart_seconds, mtbf_seconds=.*never finish"):
+            rel.expected_wall_time(1e5, *args)
+        with pytest.raises(ValueError, match="never finish"):
+            rel.goodput(*args)
+
+
+def test_goodput_is_never_above_1_nor_the_wall_time_below_the_work():
+    for mtbf in (1e8, 1e15, 1e300):
+        assert rel.goodput(1e-10, 0, 0, mtbf) <= 1.0
+        assert rel.expected_wall_time(100, 1e-10, 0, 0, mtbf) >= 100
+
+
+def test_checkpoint_plan_names_its_own_inputs():
+    with pytest.raises(ValueError, match="n_devices=10{30}.*job MTBF"):
+        rel.checkpoint_plan(10**30, 5e4, 60, 600)
+    with pytest.raises(ValueError, match="checkpoint_seconds=0"):
+        rel.checkpoint_plan(16384, 5e4, 0, 600)
+    with pytest.raises(ValueError, match="n_devices=2.5"):
+        rel.checkpoint_plan(2.5, 5e4, 60, 600)

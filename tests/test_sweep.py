@@ -21,9 +21,12 @@ def _shapes(base, n=24, seed=0):
     d_model = n_heads * head_dim
     if cfg.head_dim * cfg.n_heads != cfg.d_model:  # T5-11B keeps its own head_dim
         d_model = rng.integers(4, 32, n) * 64
-    return {"n_layers": rng.integers(1, 40, n), "d_model": d_model, "n_heads": n_heads,
-                "n_kv_heads": n_heads // group, "d_ff": rng.integers(1, 64, n) * 64,
-                "batch": rng.choice([1, 2, 8], n), "seq": rng.choice([16, 100, 448], n)}
+    shapes = {"n_layers": rng.integers(1, 40, n), "d_model": d_model, "n_heads": n_heads,
+              "n_kv_heads": n_heads // group, "d_ff": rng.integers(1, 64, n) * 64,
+              "batch": rng.choice([1, 2, 8], n), "seq": rng.choice([16, 100, 448], n)}
+    if cfg.frontend == "patches":  # a ViT takes its own sequence: its patches and a class token
+        shapes["seq"] = np.full(n, cfg.n_patches + 1)
+    return shapes
 
 
 def _scalar_config(base, shapes, i):
@@ -95,3 +98,25 @@ def test_fits_compares_with_the_devices_memory():
     grid = sweep.transformer_sweep("llama2-7b", batch=[1], seq=4096, device="h100-sxm")
     assert not grid["fits"][0]  # 16 B/param of states alone is 108 GB
     assert grid["fits"][0] == memory.fit("llama2-7b", "h100-sxm", 1, 4096).fits
+
+
+def test_a_vit_sweep_takes_only_the_vits_own_sequence():
+    vit = model("vit-b16")
+    grid = sweep.transformer_sweep("vit-b16", n_layers=[6, 12], batch=2)
+    assert grid["train_flops"][1] == counts.flops(vit, 2, None, "train", attention="flash")
+    with pytest.raises(ValueError, match="seq=500.*None or 197"):
+        sweep.transformer_sweep("vit-b16", n_layers=[6, 12], seq=500)
+    with pytest.raises(ValueError, match="seq=16.*None or 197"):
+        sweep.transformer_sweep("vit-b16", seq=[197, 16])
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"n_layers": ["8"]}, "n_layers=.*positive integer"),
+    ({"batch": True}, "batch=True.*positive integer"),
+    ({"seq": None, "batch": None}, "batch=None.*positive integer"),
+    ({"attention": "fast"}, "attention='fast'.*'naive', 'flash'"),
+    ({"mfu": 1.5}, r"mfu=1.5.*\(0, 1\]"),
+])
+def test_bad_arguments_are_named(given, message):
+    with pytest.raises(ValueError, match=message):
+        sweep.transformer_sweep("gpt2-small", **given)

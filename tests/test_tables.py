@@ -156,3 +156,12 @@ def test_catalogue_table_has_every_device_and_a_link_to_its_source():
     for name in hardware.devices():
         assert f">{name}<" in html
     assert html.count("href='https://") == len(hardware.devices())
+
+
+def test_table_arguments_are_checked():
+    with pytest.raises(ValueError, match="text=None"):
+        link_urls(None)
+    with pytest.raises(ValueError, match="short='yes'"):
+        tables.hardware_columns(short="yes")
+    with pytest.raises(ValueError, match="with_source=1"):
+        tables.model_catalogue_table("html", with_source=1)

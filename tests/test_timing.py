@@ -60,7 +60,7 @@ def test_roofline_efficiencies_scale_the_roofs():
 
 
 def test_h100_does_its_bf16_peak_in_one_second():
-    assert timing.roofline_time(989.4e12, 0, "h100-sxm").seconds == pytest.approx(1.0)
+    assert timing.roofline_time(989.4e12, 1, "h100-sxm").seconds == pytest.approx(1.0)
 
 
 @given(st.floats(1e3, 1e18), st.floats(1e3, 1e15))
@@ -71,7 +71,8 @@ def test_roofline_time_is_the_larger_of_the_two_times(flops, nbytes):
 
 
 @pytest.mark.parametrize("flops, nbytes, name", [(-1, 10, "flops"), (10, -1, "bytes_moved"),
-                                                 (0, 0, "flops")])
+                                                 (0, 0, "bytes_moved"),
+                                                 (10, 0, "bytes_moved=0.*infinite")])
 def test_roofline_rejects_bad_work(flops, nbytes, name):
     with pytest.raises(ValueError, match=name):
         timing.roofline_time(flops, nbytes, ROUND)
@@ -312,3 +313,60 @@ def test_square_bf16_matmul_crosses_the_h100_ridge_near_n_886(n, bound):
     r = timing.matmul_roofline(n, n, n, "h100-sxm", "bf16")
     assert r.bound == bound
     assert r.arithmetic_intensity == pytest.approx(n / 3)
+
+
+def test_utilisation_above_1_is_refused_naming_the_throughput():
+    """More than the devices' peak: the inputs are inconsistent (once, 134,615 was returned)."""
+    with pytest.raises(ValueError, match=r"tokens_per_s=1000000\.0.*at most 2\.356e\+04.*"
+                                         "flops_per_token"):
+        timing.mfu(1e6, 6 * 7e9, "h100-sxm")
+    with pytest.raises(ValueError, match="tokens_per_s.*hardware_flops_per_token"):
+        timing.hfu(1e6, 6 * 7e9, "h100-sxm")
+    at_peak = timing.training_tokens_per_second(6e9, ROUND, 4, mfu=1.0)
+    assert timing.mfu(at_peak, 6e9, ROUND, 4) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: timing.decode_time_per_token("gpt2-small", "h100-sxm", 1, 1_000_000), "context"),
+    (lambda: timing.prefill_time("gpt2-small", "h100-sxm", 1, 1025), "prompt_len"),
+    (lambda: timing.generation_time("gpt2-small", "h100-sxm", 1, 1000, 25),
+     r"prompt_len \+ new_tokens=1025"),
+])
+def test_sequences_beyond_learned_positions_are_refused(call, name):
+    with pytest.raises(ValueError, match=f"{name}.*max_seq_len=1024"):
+        call()
+    # the whole context is fine: 1,000 + 24 tokens
+    assert timing.generation_time("gpt2-small", "h100-sxm", 1, 1000, 24) > 0
+
+
+@pytest.mark.parametrize("batch", [1, 1024])
+def test_generation_sums_every_decode_step_in_closed_form(batch):
+    """At a large batch with grouped K/V heads the decode steps turn from compute- to
+    memory-bound along the way: the closed form sums each roofline on its side of the
+    crossing."""
+    cfg, prompt, new = LLAMA2_7B.scaled(n_kv_heads=4), 16, 700
+    steps = [timing.decode_step_roofline(cfg, "h100-sxm", batch, c)
+             for c in range(prompt, prompt + new)]
+    assert len({s.bound for s in steps}) == (2 if batch > 1 else 1)
+    expected = timing.prefill_time(cfg, "h100-sxm", batch, prompt) + sum(
+        s.seconds for s in steps)
+    total = timing.generation_time(cfg, "h100-sxm", batch, prompt, new)
+    assert total == pytest.approx(expected, rel=1e-12)
+    # rotary positions take any length, at once; so many steps that they overflow are refused
+    assert timing.generation_time(LLAMA2_7B, "h100-sxm", 1, 512, 10**30) < float("inf")
+    with pytest.raises(ValueError, match="new_tokens"):
+        timing.generation_time(LLAMA2_7B, "h100-sxm", 1, 512, 10**400)
+
+
+def test_kv_dtype_and_flags_are_named():
+    for call in (lambda: timing.prefill_time(LLAMA2_7B, "h100-sxm", 1, 128, kv_dtype="fp7"),
+                 lambda: timing.decode_time_per_token(LLAMA2_7B, "h100-sxm", 1, 128,
+                                                      kv_dtype="fp7")):
+        with pytest.raises(ValueError, match="kv_dtype='fp7'"):
+            call()
+    with pytest.raises(ValueError, match="decode='yes'"):
+        timing.weight_bytes_read(LLAMA2_7B, 1, decode="yes")
+    with pytest.raises(ValueError, match="tokens=0"):
+        timing.weight_bytes_read(LLAMA2_7B, 0)
+    with pytest.raises(ValueError, match="active=1"):
+        timing.decode_step_params(LLAMA2_7B, active=1)

@@ -113,3 +113,29 @@ def test_6nd_reproduces_the_published_figures_that_give_n_and_d():
     assert checks["GPT-3 175B"].six_nd_flops == pytest.approx(3.15e23)
     assert checks["GPT-3 175B"].ratio == pytest.approx(3.14 / 3.15, rel=1e-3)
     assert all(0.8 < c.ratio < 1.3 for c in checks.values())
+
+
+@pytest.mark.parametrize("args, name", [
+    ((2022, 1e24, 2018, 1e20), "year1"),      # years that do not increase
+    ((2018, 1e24, 2022, 1e20), "flops1"),     # compute that does not grow
+    ((2018, 1e20, 2022, 1e20), "flops1"),
+    ((float("nan"), 1e20, 2022, 1e24), "year0"),
+    ((2018, -1.0, 2022, 1e24), "flops0"),
+    ((2018, 1e20, True, 1e24), "year1"),
+])
+def test_endpoint_doubling_time_refuses_a_pair_without_growth(args, name):
+    with pytest.raises(ValueError, match=f"{name}="):
+        trends.endpoint_doubling_time(*args)
+
+
+def test_bad_fit_arguments_are_named():
+    with pytest.raises(ValueError, match="confidence"):
+        trends.fit_doubling_time([2018, 2019, 2020], [1e20, 1e21, 1e22], confidence=1.0)
+    with pytest.raises(ValueError, match=r"years\[1\]"):
+        trends.fit_doubling_time([2018, float("nan"), 2020], [1e20, 1e21, 1e22])
+    with pytest.raises(ValueError, match="df="):
+        trends.student_t_quantile(0.975, None)
+    with pytest.raises(ValueError, match="with_flops"):
+        trends.select(with_flops="no")
+    with pytest.raises(ValueError, match="years"):
+        trends.select(years=2020)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bigcompute import units
-from bigcompute.configs import LSTMConfig, MLPConfig, TransformerConfig
+from bigcompute.configs import (AttentionConfig, CNNConfig, LSTMConfig, MLPConfig,
+                                ResNetConfig, TransformerConfig)
 
 
 def test_parse_counts_and_bytes():
@@ -21,12 +24,12 @@ def test_parse_counts_and_bytes():
 
 @given(st.floats(1, 1e15))
 def test_count_format_round_trips(x):
-    assert units.parse_count(units.format_count(x, precision=12)) == pytest.approx(x, rel=1e-9)
+    assert units.parse_count(units.format_count(x, digits=12)) == pytest.approx(x, rel=1e-9)
 
 
 @given(st.integers(1, 2**50))
 def test_bytes_format_round_trips(n):
-    text = units.format_bytes(n, precision=15).replace(" ", "")
+    text = units.format_bytes(n, digits=15).replace(" ", "")
     assert units.parse_bytes(text) == pytest.approx(n, rel=1e-9)
 
 
@@ -56,7 +59,7 @@ def test_time_unit_is_the_largest_unit_the_time_reaches(seconds):
 
 
 def test_bad_unit_says_what_is_allowed():
-    with pytest.raises(ValueError, match="count='7X'.*suffix"):
+    with pytest.raises(ValueError, match="text='7X'.*count.*suffix"):
         units.parse_count("7X")
 
 
@@ -96,3 +99,49 @@ def test_an_lstm_estimate_needs_a_sequence_length():
                                                (0, 10, "0.0%"), (1, 1, "100.0%")])
 def test_share_never_reads_zero_for_a_nonzero_part(part, total, text):
     assert units.format_share(part, total) == text
+
+
+@pytest.mark.parametrize("cls, kwargs, name", [
+    (TransformerConfig, dict(n_layers=2, d_model=64, n_heads=4, vocab_size=10, image_size=-1),
+     "image_size"),
+    (TransformerConfig, dict(n_layers=2, d_model=64, n_heads=4, vocab_size=10,
+                             patch_size=float("nan")), "patch_size"),
+    (TransformerConfig, dict(n_layers=2, d_model=64, n_heads=4, vocab_size=10, n_mels=0),
+     "n_mels"),
+    (TransformerConfig, dict(n_layers=2, d_model=64, n_heads=4, vocab_size=10, bias="yes"),
+     "bias"),
+    (TransformerConfig, dict(n_layers=2, d_model=64, n_heads=4, vocab_size=10, name=""), "name"),
+    (CNNConfig, dict(padding=float("nan")), "padding"),
+    (CNNConfig, dict(n_classes=2.5), "n_classes"),
+    (CNNConfig, dict(stride=True), "stride"),
+    (CNNConfig, dict(hidden=32), "hidden"),
+    (CNNConfig, dict(channels=(32, 0)), r"channels\[1\]"),
+    (MLPConfig, dict(sizes=3), "sizes"),
+    (LSTMConfig, dict(hidden_size=8, input_size=-1), "input_size"),
+    (LSTMConfig, dict(hidden_size=8, vocab_size=100), "embed_dim"),
+    (ResNetConfig, dict(bottleneck=1), "bottleneck"),
+    (AttentionConfig, dict(d_attn=0), "d_attn"),
+])
+def test_every_config_field_is_checked(cls, kwargs, name):
+    with pytest.raises(ValueError, match=f"{name}=.*not allowed"):
+        cls(**kwargs)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: units.format_bytes(float("nan")), "n="),
+    (lambda: units.format_bytes(1e9, binary="yes"), "binary="),
+    (lambda: units.format_seconds(float("inf")), "s="),
+    (lambda: units.format_dollars(float("nan")), "x="),
+    (lambda: units.format_small_dollars(-1.0), "x="),
+    (lambda: units.format_days(float("inf")), "days="),
+    (lambda: units.format_share(1.0, 0.0), "total="),
+    (lambda: units.format_count(1e9, digits=0), "digits="),
+    (lambda: units.flops_to_pf_days(-1.0), "flops="),
+    (lambda: units.parse_count(None), "text=None"),
+    (lambda: units.parse_bytes("80XB"), "text='80XB'"),
+    (lambda: units.parse_flops("1e400"), "text='1e400'"),
+    (lambda: units.parse_count(float("nan")), "text=nan"),
+])
+def test_formatters_and_parsers_refuse_what_they_cannot_show(call, name):
+    with pytest.raises(ValueError, match=re.escape(name)):
+        call()

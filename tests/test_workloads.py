@@ -161,3 +161,12 @@ def test_unknown_workload_lists_close_names():
 def test_broken_workload_files_fail_loudly(broken, message):
     with pytest.raises(ValueError, match=message):
         workloads.parse({"workloads": broken})
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(batch=0), "batch"), (dict(mfu=1.5), "mfu"), (dict(dtype="fp64"), "dtype"),
+    (dict(price_per_device_hour=-1.0), "price_per_device_hour"),
+])
+def test_profiles_refuse_bad_arguments_instead_of_listing_them(kwargs, name):
+    with pytest.raises(ValueError, match=f"{name}="):
+        workloads.profiles(**kwargs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 from . import catalog, hardware, memory, timing
@@ -25,9 +26,43 @@ __all__ = [
 ]
 
 
+# The library's parameter for each flag, where the two names differ, by command: an error
+# about ``context`` or ``seq`` in ``infer`` is about what the user typed as --context.
+FLAGS = {"n_devices": "--devices", "grid_kg_per_kwh": "--grid", "zero_stage": "--zero",
+         "price_per_device_hour": "--price", "cfg": "MODEL", "cfg_or_params": "MODEL",
+         "n_params": "MODEL"}
+COMMAND_FLAGS = {"infer": {"seq": "--context"}}
+
+
+def _flag_message(message: str, command: str) -> str:
+    """The library's message about parameter ``name=...``, told in the flag the user typed."""
+    match = re.match(r"(\w+)=", message)
+    if not match:
+        return message
+    name = match.group(1)
+    flag = COMMAND_FLAGS.get(command, {}).get(name) or FLAGS.get(name) or f"--{name}"
+    return f"{flag} {message[match.end():]}"
+
+
 def _model_or_params(text):
     """A catalogue name, or a parameter count such as 7B (which starts with a digit)."""
     return parse_count(text) if text[:1].isdigit() else catalog.model(text)
+
+
+def _count(text: str) -> float:
+    """A count typed on the command line: 2T, 1.4e12, 7B."""
+    try:
+        return parse_count(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a count such as 2T, 1.4e12 or 7B") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line and exit status 2, without the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"bigcompute: error: {message}\n")
 
 
 def cmd_devices(args):
@@ -60,7 +95,7 @@ def cmd_models(args):
 
 
 def cmd_train(args):
-    est = estimate_training(_model_or_params(args.model), parse_count(args.tokens), args.device,
+    est = estimate_training(_model_or_params(args.model), args.tokens, args.device,
                             args.devices, args.mfu, dtype=args.dtype, pue=args.pue,
                             grid_kg_per_kwh=args.grid, price_per_device_hour=args.price)
     if not args.json:
@@ -85,6 +120,11 @@ def cmd_memory(args):
     return out
 
 
+def _rate(per_second: float) -> str:
+    """1,234 or 0.0123: a rate below one per second keeps its digits instead of reading 0."""
+    return f"{per_second:,.0f}" if per_second >= 1 else f"{per_second:.3g}"
+
+
 def cmd_infer(args):
     cfg = catalog.model(args.model)
     step = timing.decode_time_per_token(cfg, args.device, args.batch, args.context, args.dtype)
@@ -95,20 +135,20 @@ def cmd_infer(args):
     if not args.json:
         print(f"weights      {format_bytes(mem.weights)}\nKV cache     {format_bytes(mem.kv_cache)}"
               f" (batch {args.batch} x {args.context} tokens)\n"
-              f"decode step  {format_seconds(step)} -> {args.batch / step:,.0f} tokens/s "
+              f"decode step  {format_seconds(step)} -> {_rate(args.batch / step)} tokens/s "
               f"on {args.device} (roofline bound)")
     return out
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bigcompute", description=__doc__.split("\n")[0])
+    p = _Parser(prog="bigcompute", description=__doc__.split("\n")[0])
     p.add_argument("--json", action="store_true", help="print JSON")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("devices", help="the hardware catalogue")
     sub.add_parser("models", help="the model catalogue")
     t = sub.add_parser("train", help="time, energy and cost of a training run")
     t.add_argument("model", help="catalogue name or parameter count (7B)")
-    t.add_argument("--tokens", required=True, help="training tokens, e.g. 2T")
+    t.add_argument("--tokens", required=True, type=_count, help="training tokens, e.g. 2T")
     t.add_argument("--device", required=True)
     t.add_argument("--devices", type=int, default=1, help="number of devices")
     t.add_argument("--mfu", type=float, required=True, help="model FLOPs utilisation, 0-1")
@@ -145,7 +185,7 @@ def main(argv=None) -> int:
     try:
         out = command(args)
     except ValueError as e:
-        print(f"bigcompute: error: {e}", file=sys.stderr)
+        print(f"bigcompute: error: {_flag_message(str(e), args.command)}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(out, indent=2, default=str))

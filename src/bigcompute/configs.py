@@ -7,9 +7,11 @@ library checks one against the other.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 
-from .errors import check_choice, check_positive_int, fail
+from .errors import (check_bool, check_choice, check_name, check_non_negative_int,
+                     check_positive_int, fail)
 
 __all__ = [
     "ARCHS", "FRONTENDS", "POSITIONS", "NORMS", "ACTIVATIONS", "RELATIVE_BUCKETS",
@@ -28,6 +30,27 @@ ATTENTIONS = ("naive", "flash")  # score-materialising, or fused (FlashAttention
 RECOMPUTE = (None, "selective", "full")  # activation recomputation (Korthikanti et al. 2022)
 # The sequences of source document 003 (chapter 5): its LSTM's input_shape=(100, 10)
 SEQUENCE_STEPS, SEQUENCE_CHANNELS = 100, 10
+
+
+def _check_fields(cfg, positive=(), non_negative=(), flags=()) -> None:
+    """Each named field of ``cfg`` checked by its kind, and its ``name`` a non-empty name."""
+    for key in positive:
+        check_positive_int(key, getattr(cfg, key))
+    for key in non_negative:
+        check_non_negative_int(key, getattr(cfg, key))
+    for key in flags:
+        check_bool(key, getattr(cfg, key))
+    check_name("name", cfg.name)
+
+
+def _positive_ints(name: str, values) -> tuple[int, ...]:
+    """``values`` as a tuple of positive integers (layer sizes, channels, blocks)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        fail(name, values, "a sequence of positive integers")
+    values = tuple(values)
+    for i, n in enumerate(values):
+        check_positive_int(f"{name}[{i}]", n)
+    return values
 
 
 @dataclass(frozen=True)
@@ -76,8 +99,16 @@ class TransformerConfig:
     name: str = "custom"
 
     def __post_init__(self):
-        for key in ("n_layers", "d_model", "n_heads", "max_seq_len", "n_experts", "top_k"):
-            check_positive_int(key, getattr(self, key))
+        _check_fields(
+            self,
+            positive=("n_layers", "d_model", "n_heads", "max_seq_len", "n_experts", "top_k",
+                      "image_size", "patch_size", "in_channels", "n_mels", "encoder_seq_len"),
+            non_negative=("vocab_size", "n_encoder_layers", "type_vocab_size", "n_classes"),
+            flags=("gated_mlp", "tied_embeddings", "bias", "post_norm", "embedding_norm",
+                   "pooler"))
+        for key in ("n_kv_heads", "head_dim", "d_ff"):  # None: derived below
+            if getattr(self, key) is not None:
+                check_positive_int(key, getattr(self, key))
         check_choice("arch", self.arch, ARCHS)
         check_choice("frontend", self.frontend, FRONTENDS)
         check_choice("positions", self.positions, POSITIONS)
@@ -101,8 +132,6 @@ class TransformerConfig:
             fail("top_k", self.top_k, f"at most n_experts={self.n_experts}")
         if self.frontend == "tokens":
             check_positive_int("vocab_size", self.vocab_size)
-        elif self.vocab_size < 0:
-            fail("vocab_size", self.vocab_size, "0 or a positive integer")
         if self.arch == "encoder-decoder":
             check_positive_int("n_encoder_layers", self.n_encoder_layers)
             if self.frontend == "patches":
@@ -155,12 +184,12 @@ class MLPConfig:
     name: str = "mlp"
 
     def __post_init__(self):
-        object.__setattr__(self, "sizes", tuple(self.sizes))
-        if len(self.sizes) < 2:
-            fail("sizes", self.sizes, "at least two sizes (inputs and outputs)")
-        for n in self.sizes:
-            check_positive_int("sizes", n)
+        sizes = _positive_ints("sizes", self.sizes)
+        if len(sizes) < 2:
+            fail("sizes", sizes, "at least two sizes (inputs and outputs)")
+        object.__setattr__(self, "sizes", sizes)
         check_choice("activation", self.activation, ACTIVATIONS)
+        _check_fields(self, flags=("bias",))
 
 
 @dataclass(frozen=True)
@@ -180,19 +209,19 @@ class CNNConfig:
     name: str = "cnn"
 
     def __post_init__(self):
-        object.__setattr__(self, "channels", tuple(self.channels))
-        object.__setattr__(self, "hidden", tuple(self.hidden))
-        for key in ("in_channels", "image_size", "kernel_size", "stride", "n_classes"):
-            check_positive_int(key, getattr(self, key))
-        if self.padding < 0:
-            fail("padding", self.padding, "a non-negative integer")
-        if not self.channels:
-            fail("channels", self.channels, "at least one convolution")
-        for n in self.channels + self.hidden:
-            check_positive_int("channels/hidden", n)
+        _check_fields(self, positive=("in_channels", "image_size", "kernel_size", "stride",
+                                      "n_classes"),
+                      non_negative=("padding",), flags=("pool",))
+        channels = _positive_ints("channels", self.channels)
+        if not channels:
+            fail("channels", channels, "at least one convolution")
+        object.__setattr__(self, "channels", channels)
+        object.__setattr__(self, "hidden", _positive_ints("hidden", self.hidden))
         if self.feature_sizes()[-1] < 1:
             fail("image_size", self.image_size,
-                 "large enough for every convolution and pooling to leave at least 1 pixel")
+                 f"large enough for every convolution (kernel_size={self.kernel_size}, "
+                 f"stride={self.stride}, padding={self.padding}) and pooling to leave at "
+                 "least 1 pixel")
 
     def feature_sizes(self) -> list[int]:
         """Spatial size after each conv (+pool) stage."""
@@ -230,16 +259,21 @@ class LSTMConfig:
     output: str = "every_step"
 
     def __post_init__(self):
-        check_positive_int("hidden_size", self.hidden_size)
-        check_positive_int("n_layers", self.n_layers)
+        _check_fields(self, positive=("hidden_size", "n_layers"),
+                      non_negative=("input_size", "vocab_size", "embed_dim", "n_outputs"))
         check_choice("output", self.output, LSTM_OUTPUTS)
         if self.vocab_size:
-            check_positive_int("embed_dim", self.embed_dim)
+            if not self.embed_dim:
+                fail("embed_dim", self.embed_dim,
+                     f"a positive integer for a token input (vocab_size={self.vocab_size})")
             if not self.n_outputs:
                 object.__setattr__(self, "n_outputs", self.vocab_size)
-        else:
-            check_positive_int("input_size", self.input_size)
-        check_positive_int("n_outputs", self.n_outputs)
+        elif not self.input_size:
+            fail("input_size", self.input_size,
+                 "a positive integer (features per step) when vocab_size=0")
+        if not self.n_outputs:
+            fail("n_outputs", self.n_outputs,
+                 "a positive integer (it defaults to vocab_size for a token input only)")
 
     @property
     def first_input_size(self) -> int:
@@ -264,13 +298,12 @@ class ResNetConfig:
     name: str = "resnet"
 
     def __post_init__(self):
-        object.__setattr__(self, "blocks", tuple(self.blocks))
-        if not self.blocks:
-            fail("blocks", self.blocks, "at least one stage")
-        for n in self.blocks:
-            check_positive_int("blocks", n)
-        for key in ("width", "in_channels", "image_size", "n_classes"):
-            check_positive_int(key, getattr(self, key))
+        blocks = _positive_ints("blocks", self.blocks)
+        if not blocks:
+            fail("blocks", blocks, "at least one stage")
+        object.__setattr__(self, "blocks", blocks)
+        _check_fields(self, positive=("width", "in_channels", "image_size", "n_classes"),
+                      flags=("bottleneck",))
         if self.image_size < 32:
             fail("image_size", self.image_size, "at least 32 (five stride-2 reductions)")
 
@@ -291,5 +324,4 @@ class AttentionConfig:
     name: str = "seed 003 attention"
 
     def __post_init__(self):
-        for key in ("n_features", "d_model", "d_attn", "n_classes"):
-            check_positive_int(key, getattr(self, key))
+        _check_fields(self, positive=("n_features", "d_model", "d_attn", "n_classes"))

@@ -4,12 +4,19 @@ FLOPs here are matmul FLOPs (2 per multiply-add), the quantity `torch.utils.flop
 FlopCounterMode` reports: dense layers, attention score and value products, convolutions.
 Element-wise work (norms, activations, softmax) is left out, as in the counter and in the
 papers' 6ND rule. MACs (multiply-accumulates) are half the FLOPs: see `macs`.
+
+Every public function checks its arguments at the door (a config or catalogue name of the
+right kind, positive integer sizes, True/False flags, a sequence the model can take:
+`check_seq`), then calls its unchecked twin ``_name``. The functions call one another through
+the twins, and so does `sweep`, whose config holds arrays of sizes it has checked itself.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import math
+import numbers
+from dataclasses import dataclass, is_dataclass
 
 from .catalog import model
 from .configs import (
@@ -23,7 +30,8 @@ from .configs import (
     ResNetConfig,
     TransformerConfig,
 )
-from .errors import check_choice, check_positive_int, fail
+from .errors import (check_bool, check_choice, check_name, check_positive, check_positive_int,
+                     fail, finite_result)
 
 __all__ = [
     "PASSES", "dense_layer_params", "conv2d_params", "lstm_layer_params", "norm_params",
@@ -31,23 +39,83 @@ __all__ = [
     "encoder_param_count", "head_params", "transformer_params", "resnet_params", "cnn_params",
     "lstm_params", "attention_classifier_params", "param_count", "active_param_count",
     "matmul_weight_params", "non_embedding_param_count", "parameter_breakdown",
-    "transformer_matmul_shapes", "transformer_config", "FlopTerm", "flop_terms", "default_seq",
+    "transformer_matmul_shapes", "transformer_config", "FlopTerm", "flop_terms", "check_seq",
+    "check_tp", "default_seq",
     "flops", "flops_by_layer", "macs", "simple_flop_terms", "resnet_forward_flops", "flops_6nd",
     "flops_palm", "flops_megatron",
 ]
 
 PASSES = ("forward", "backward", "train")
+_ATTENTIONS = ("naive", "flash")
+_MODEL_CONFIGS = (TransformerConfig, MLPConfig, CNNConfig, LSTMConfig, ResNetConfig,
+                 AttentionConfig)
+# the small networks of chapters 3 and 5, whose FLOPs `simple_flop_terms` counts
+_SIMPLE_FLOP_CONFIGS = (MLPConfig, CNNConfig, LSTMConfig, ResNetConfig, AttentionConfig)
+
+
+# ---------------------------------------------------------------- checks at the door
+
+def _shown(cfg):
+    """A config in an error message by its type ('LSTMConfig'); anything else as it is."""
+    return type(cfg).__name__ if is_dataclass(cfg) and not isinstance(cfg, type) else cfg
+
+
+def _config(cfg, kinds=_MODEL_CONFIGS, allowed: str = "a model config or a catalogue model name"):
+    """``cfg`` as a config (a catalogue name becomes its model), refused unless of ``kinds``."""
+    cfg = model(cfg)
+    if not isinstance(cfg, kinds):
+        fail("cfg", _shown(cfg), allowed)
+    return cfg
+
+
+def transformer_config(cfg, others: str = "") -> TransformerConfig:
+    """A TransformerConfig, or the catalogue model a name stands for; anything else is
+    refused with what is allowed (``others``: where the other models are handled)."""
+    return _config(cfg, TransformerConfig, "a TransformerConfig or a catalogue model name"
+                   + (f" ({others})" if others else ""))
+
+
+def _check_experts(cfg, experts) -> None:
+    """None (every expert), or how many experts of a mixture of experts to count."""
+    if experts is not None:
+        check_positive_int("experts", experts)
+        if isinstance(cfg, TransformerConfig) and cfg.is_moe and experts > cfg.n_experts:
+            fail("experts", experts, f"None or at most n_experts={cfg.n_experts}")
+
+
+def _float_formula(formula, **given) -> float:
+    """``formula()``, refused where its inputs (``given``) take it beyond float64."""
+    try:
+        result = formula()
+    except OverflowError:  # an int beyond float64
+        result = math.inf
+    return finite_result(result, **given)
 
 
 # ---------------------------------------------------------------- parameters, layer by layer
 
 def dense_layer_params(n_in: int, n_out: int, bias: bool = True) -> int:
     """A dense layer y = Wx + b: n_in*n_out weights plus n_out biases."""
+    check_positive_int("n_in", n_in)
+    check_positive_int("n_out", n_out)
+    check_bool("bias", bias)
+    return _dense_layer_params(n_in, n_out, bias)
+
+
+def _dense_layer_params(n_in, n_out, bias=True):
     return n_in * n_out + (n_out if bias else 0)
 
 
 def conv2d_params(c_in: int, c_out: int, kernel: int, bias: bool = True) -> int:
     """A k x k convolution: c_out filters of c_in*k*k weights, plus a bias each."""
+    check_positive_int("c_in", c_in)
+    check_positive_int("c_out", c_out)
+    check_positive_int("kernel", kernel)
+    check_bool("bias", bias)
+    return _conv2d_params(c_in, c_out, kernel, bias)
+
+
+def _conv2d_params(c_in, c_out, kernel, bias=True):
     return c_in * c_out * kernel * kernel + (c_out if bias else 0)
 
 
@@ -56,11 +124,22 @@ def lstm_layer_params(n_in: int, hidden: int, two_biases: bool = True) -> int:
 
     PyTorch keeps two bias vectors per gate (b_ih and b_hh), Keras one: 4h(n_in+h) + 8h vs + 4h.
     """
+    check_positive_int("n_in", n_in)
+    check_positive_int("hidden", hidden)
+    check_bool("two_biases", two_biases)
+    return _lstm_layer_params(n_in, hidden, two_biases)
+
+
+def _lstm_layer_params(n_in, hidden, two_biases=True):
     return 4 * hidden * (n_in + hidden) + (8 if two_biases else 4) * hidden
 
 
 def norm_params(cfg: TransformerConfig) -> int:
     """LayerNorm has a scale and (with biases) a shift per feature; RMSNorm a scale only."""
+    return _norm_params(transformer_config(cfg))
+
+
+def _norm_params(cfg):
     if cfg.norm == "rmsnorm":
         return cfg.d_model
     return cfg.d_model * (2 if cfg.bias else 1)
@@ -68,38 +147,61 @@ def norm_params(cfg: TransformerConfig) -> int:
 
 def attention_params(cfg: TransformerConfig) -> int:
     """Q, K, V and output projections; K and V have n_kv_heads heads (GQA/MQA)."""
+    return _attention_params(transformer_config(cfg))
+
+
+def _attention_params(cfg):
     d, q_width, kv_width = cfg.d_model, cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
-    return (dense_layer_params(d, q_width, cfg.bias) + 2 * dense_layer_params(d, kv_width, cfg.bias)
-            + dense_layer_params(q_width, d, cfg.bias))
+    return (_dense_layer_params(d, q_width, cfg.bias)
+            + 2 * _dense_layer_params(d, kv_width, cfg.bias)
+            + _dense_layer_params(q_width, d, cfg.bias))
 
 
 def mlp_params(cfg: TransformerConfig) -> int:
     """Two matrices d x d_ff, or three for a gated MLP (SwiGLU)."""
-    up = dense_layer_params(cfg.d_model, cfg.d_ff, cfg.bias)
-    down = dense_layer_params(cfg.d_ff, cfg.d_model, cfg.bias)
+    return _mlp_params(transformer_config(cfg))
+
+
+def _mlp_params(cfg):
+    up = _dense_layer_params(cfg.d_model, cfg.d_ff, cfg.bias)
+    down = _dense_layer_params(cfg.d_ff, cfg.d_model, cfg.bias)
     return (2 * up if cfg.gated_mlp else up) + down
 
 
 def moe_params(cfg: TransformerConfig, experts: int | None = None) -> int:
     """A mixture-of-experts MLP: a router (d x n_experts, no bias) and the experts.
-    ``experts`` counts only that many experts (top_k for the parameters active per token)."""
+    ``experts`` counts only that many experts (top_k for the parameters active per token);
+    a dense model's MLP is counted once, whatever ``experts``."""
+    cfg = transformer_config(cfg)
+    _check_experts(cfg, experts)
+    return _moe_params(cfg, experts)
+
+
+def _moe_params(cfg, experts=None):
     if not cfg.is_moe:
-        return mlp_params(cfg)
+        return _mlp_params(cfg)
     n = cfg.n_experts if experts is None else experts
-    return cfg.d_model * cfg.n_experts + n * mlp_params(cfg)
+    return cfg.d_model * cfg.n_experts + n * _mlp_params(cfg)
 
 
 def layer_params(cfg: TransformerConfig, cross_attention: bool = False, experts=None) -> int:
     """One transformer block: attention, (MoE) MLP and their norms (+ cross-attention)."""
+    cfg = transformer_config(cfg)
+    check_bool("cross_attention", cross_attention)
+    _check_experts(cfg, experts)
+    return _layer_params(cfg, cross_attention, experts)
+
+
+def _layer_params(cfg, cross_attention=False, experts=None):
     n_attn = 2 if cross_attention else 1
-    return (n_attn * attention_params(cfg) + moe_params(cfg, experts)
-            + (n_attn + 1) * norm_params(cfg))
+    return (n_attn * _attention_params(cfg) + _moe_params(cfg, experts)
+            + (n_attn + 1) * _norm_params(cfg))
 
 
 def _stack_params(cfg: TransformerConfig, n_layers: int, cross: bool, experts=None) -> int:
     """A stack of blocks with its final norm (post-norm stacks have none) and position table."""
-    n = n_layers * layer_params(cfg, cross, experts)
-    n += 0 if cfg.post_norm else norm_params(cfg)
+    n = n_layers * _layer_params(cfg, cross, experts)
+    n += 0 if cfg.post_norm else _norm_params(cfg)
     if cfg.positions == "relative":
         n += cfg.n_heads * RELATIVE_BUCKETS
     return n
@@ -107,6 +209,10 @@ def _stack_params(cfg: TransformerConfig, n_layers: int, cross: bool, experts=No
 
 def embedding_params(cfg: TransformerConfig) -> int:
     """Input embeddings: tokens (or patches / audio convolutions), positions, segments."""
+    return _embedding_params(transformer_config(cfg))
+
+
+def _embedding_params(cfg):
     d = cfg.d_model
     learned = cfg.positions == "learned"
     n = 0
@@ -120,7 +226,7 @@ def embedding_params(cfg: TransformerConfig) -> int:
         stacks = 2 if cfg.arch == "encoder-decoder" and cfg.frontend == "tokens" else 1
         n += stacks * cfg.max_seq_len * d if learned else 0
     n += cfg.type_vocab_size * d
-    n += norm_params(cfg) if cfg.embedding_norm else 0
+    n += _norm_params(cfg) if cfg.embedding_norm else 0
     return n
 
 
@@ -135,7 +241,8 @@ def encoder_param_count(cfg, experts: int | None = None) -> int:
     relative-position table), the audio front end or the encoder's learned positions. A decode
     step runs the decoder alone and reads none of them. 0 for other models. ``experts`` as in
     `moe_params`."""
-    cfg = model(cfg)
+    cfg = _config(cfg)
+    _check_experts(cfg, experts)
     if not isinstance(cfg, TransformerConfig) or cfg.arch != "encoder-decoder":
         return 0
     n = _stack_params(cfg, cfg.n_encoder_layers, False, experts)
@@ -148,18 +255,29 @@ def encoder_param_count(cfg, experts: int | None = None) -> int:
 
 def head_params(cfg: TransformerConfig) -> int:
     """Output heads: an untied LM head, a pooler, a classifier."""
+    return _head_params(transformer_config(cfg))
+
+
+def _head_params(cfg):
     n = 0
     if cfg.has_lm_head and not cfg.tied_embeddings:
         n += cfg.vocab_size * cfg.d_model
     if cfg.pooler:
-        n += dense_layer_params(cfg.d_model, cfg.d_model)
+        n += _dense_layer_params(cfg.d_model, cfg.d_model)
     if cfg.n_classes:
-        n += dense_layer_params(cfg.d_model, cfg.n_classes)
+        n += _dense_layer_params(cfg.d_model, cfg.n_classes)
     return n
 
 
 def transformer_params(cfg: TransformerConfig, experts: int | None = None) -> int:
-    n = embedding_params(cfg) + head_params(cfg)
+    """Every parameter of a transformer (``experts`` as in `moe_params`)."""
+    cfg = transformer_config(cfg)
+    _check_experts(cfg, experts)
+    return _transformer_params(cfg, experts)
+
+
+def _transformer_params(cfg, experts=None):
+    n = _embedding_params(cfg) + _head_params(cfg)
     if cfg.arch == "encoder-decoder":
         n += _stack_params(cfg, cfg.n_encoder_layers, False, experts)
         n += _stack_params(cfg, cfg.n_layers, True, experts)
@@ -170,8 +288,12 @@ def transformer_params(cfg: TransformerConfig, experts: int | None = None) -> in
 
 def resnet_params(cfg: ResNetConfig) -> int:
     """Convolutions (no bias) with BatchNorm (scale and shift) after each, then the classifier."""
+    return _resnet_params(_config(cfg, ResNetConfig, "a ResNetConfig or its catalogue name"))
+
+
+def _resnet_params(cfg):
     def conv_bn(c_in, c_out, k):
-        return conv2d_params(c_in, c_out, k, bias=False) + 2 * c_out
+        return _conv2d_params(c_in, c_out, k, bias=False) + 2 * c_out
 
     n = conv_bn(cfg.in_channels, cfg.width, 7)
     c_in = cfg.width
@@ -187,38 +309,61 @@ def resnet_params(cfg: ResNetConfig) -> int:
             if stride != 1 or c_in != c_out:
                 n += conv_bn(c_in, c_out, 1)
             c_in = c_out
-    return n + dense_layer_params(c_in, cfg.n_classes)
+    return n + _dense_layer_params(c_in, cfg.n_classes)
 
 
 def cnn_params(cfg: CNNConfig) -> int:
+    """Convolutions (with biases), then the dense layers."""
+    return _cnn_params(_config(cfg, CNNConfig, "a CNNConfig"))
+
+
+def _cnn_params(cfg):
     n, c_in = 0, cfg.in_channels
     for c_out in cfg.channels:
-        n += conv2d_params(c_in, c_out, cfg.kernel_size)
+        n += _conv2d_params(c_in, c_out, cfg.kernel_size)
         c_in = c_out
     sizes = [c_in * cfg.feature_sizes()[-1] ** 2, *cfg.hidden, cfg.n_classes]
-    return n + sum(dense_layer_params(a, b) for a, b in zip(sizes, sizes[1:]))
+    return n + sum(_dense_layer_params(a, b) for a, b in zip(sizes, sizes[1:]))
 
 
 def lstm_params(cfg: LSTMConfig) -> int:
+    """Embeddings (a language model's), the LSTM layers and the output layer."""
+    return _lstm_params(_config(cfg, LSTMConfig, "an LSTMConfig"))
+
+
+def _lstm_params(cfg):
     n = cfg.vocab_size * cfg.embed_dim
     n_in = cfg.first_input_size
     for _ in range(cfg.n_layers):
-        n += lstm_layer_params(n_in, cfg.hidden_size)
+        n += _lstm_layer_params(n_in, cfg.hidden_size)
         n_in = cfg.hidden_size
-    return n + dense_layer_params(cfg.hidden_size, cfg.n_outputs)
+    return n + _dense_layer_params(cfg.hidden_size, cfg.n_outputs)
 
 
 def attention_classifier_params(cfg: AttentionConfig) -> int:
     """Source document 003's attention classifier: embed (n_f x d + d), query (d), W (d x d_a),
     U (d x d_a + d_a), v (d_a), out (d x C + C)."""
+    return _attention_classifier_params(_config(cfg, AttentionConfig, "an AttentionConfig"))
+
+
+def _attention_classifier_params(cfg):
     d, a = cfg.d_model, cfg.d_attn
-    return (dense_layer_params(cfg.n_features, d) + d + d * a
-            + dense_layer_params(d, a) + a + dense_layer_params(d, cfg.n_classes))
+    return (_dense_layer_params(cfg.n_features, d) + d + d * a
+            + _dense_layer_params(d, a) + a + _dense_layer_params(d, cfg.n_classes))
 
 
 @functools.lru_cache(maxsize=4096)
 def _cached_param_count(cfg) -> int:
     return _param_count(cfg)
+
+
+def _config_or_count(cfg):
+    """A model config (a catalogue name resolved), or a parameter count: a positive int."""
+    cfg = model(cfg)
+    if isinstance(cfg, numbers.Integral) and not isinstance(cfg, bool) and cfg >= 1:
+        return cfg
+    return _config(cfg, allowed="a model config, a catalogue model name or a positive int "
+                                "(a parameter count)")
 
 
 def param_count(cfg) -> int:
@@ -228,41 +373,40 @@ def param_count(cfg) -> int:
     layer; Kaplan et al. 2020, Table 1) plus V d of embeddings; this is the exact sum over
     layers (biases, norms, GQA's smaller K/V, gated MLPs, experts, untied heads).
 
-    Also accepts a catalogue name ("gpt2-small") or an int (returned as is)."""
-    cfg = model(cfg)
-    if isinstance(cfg, int):
+    Also accepts a catalogue name ("gpt2-small") or a positive int (returned as is)."""
+    cfg = _config_or_count(cfg)
+    if isinstance(cfg, numbers.Integral):
         return cfg
     return _cached_param_count(cfg)
 
 
 def _param_count(cfg) -> int:
     if isinstance(cfg, TransformerConfig):
-        return transformer_params(cfg)
+        return _transformer_params(cfg)
     if isinstance(cfg, MLPConfig):
         s = cfg.sizes
-        return sum(dense_layer_params(a, b, cfg.bias) for a, b in zip(s, s[1:]))
+        return sum(_dense_layer_params(a, b, cfg.bias) for a, b in zip(s, s[1:]))
     if isinstance(cfg, CNNConfig):
-        return cnn_params(cfg)
+        return _cnn_params(cfg)
     if isinstance(cfg, LSTMConfig):
-        return lstm_params(cfg)
+        return _lstm_params(cfg)
     if isinstance(cfg, ResNetConfig):
-        return resnet_params(cfg)
-    if isinstance(cfg, AttentionConfig):
-        return attention_classifier_params(cfg)
-    fail("cfg", type(cfg).__name__, "a model config, a catalogue name or an int")
+        return _resnet_params(cfg)
+    return _attention_classifier_params(cfg)
 
 
 def active_param_count(cfg) -> int:
     """Parameters used per token: for a mixture of experts, only top_k experts per layer."""
-    cfg = model(cfg)
+    cfg = _config_or_count(cfg)
     if isinstance(cfg, TransformerConfig) and cfg.is_moe:
-        return transformer_params(cfg, experts=cfg.top_k)
+        return _transformer_params(cfg, experts=cfg.top_k)
     return param_count(cfg)
 
 
 def matmul_weight_params(cfg: TransformerConfig) -> tuple[int, int]:
     """Weights that enter matrix multiplications: (in the blocks, outside them — the LM head,
     pooler, classifier, frontend convolutions). Autocast keeps a 16-bit copy of each."""
+    cfg = transformer_config(cfg)
     d = cfg.d_model
     q_width, kv_width = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
     attention = 2 * d * q_width + 2 * d * kv_width
@@ -283,7 +427,8 @@ def matmul_weight_params(cfg: TransformerConfig) -> tuple[int, int]:
 
 def non_embedding_param_count(cfg: TransformerConfig) -> int:
     """Kaplan et al. (2020)'s N: parameters outside the token and position embeddings."""
-    return transformer_params(cfg) - embedding_params(cfg)
+    cfg = transformer_config(cfg)
+    return _transformer_params(cfg) - _embedding_params(cfg)
 
 
 def parameter_breakdown(cfg) -> dict[str, int]:
@@ -293,18 +438,18 @@ def parameter_breakdown(cfg) -> dict[str, int]:
     projections of every layer), MLP (every layer's MLP, or router and experts), norms,
     output head (an untied LM head). The parts add up to ``param_count(cfg)``.
     """
-    cfg = model(cfg)
+    cfg = _config(cfg, allowed="a decoder-only transformer with token inputs")
     decoder = isinstance(cfg, TransformerConfig) and cfg.arch == "decoder"
     if not decoder or cfg.frontend != "tokens":
         fail("cfg", getattr(cfg, "name", cfg), "a decoder-only transformer with token inputs")
     n_layers = cfg.n_layers
     n_norms = 2 * n_layers + (0 if cfg.post_norm else 1)
     parts = {
-        "embeddings": embedding_params(cfg),
-        "attention": n_layers * attention_params(cfg),
-        "MLP": n_layers * moe_params(cfg),
-        "norms": n_norms * norm_params(cfg),
-        "output head": head_params(cfg),
+        "embeddings": _embedding_params(cfg),
+        "attention": n_layers * _attention_params(cfg),
+        "MLP": n_layers * _moe_params(cfg),
+        "norms": n_norms * _norm_params(cfg),
+        "output head": _head_params(cfg),
         "relative positions": cfg.n_heads * RELATIVE_BUCKETS if cfg.positions == "relative" else 0,
     }
     if sum(parts.values()) != param_count(cfg):  # a part of the model is missing here
@@ -323,6 +468,9 @@ def transformer_matmul_shapes(cfg, tokens: int = 4096, context: int = 4096,
       ``decode_batch`` sequences, and one head's q Kᵀ against ``context`` cached keys.
     """
     cfg = transformer_config(cfg)
+    check_positive_int("tokens", tokens)
+    check_positive_int("context", context)
+    check_positive_int("decode_batch", decode_batch)
     d, f, h = cfg.d_model, cfg.d_ff, cfg.head_dim
     return {
         f"MLP up-projection, {tokens:,} tokens (training/prefill)": (tokens, f, d),
@@ -331,16 +479,6 @@ def transformer_matmul_shapes(cfg, tokens: int = 4096, context: int = 4096,
         "MLP up-projection, decode batch 1": (1, f, d),
         f"attention q·Kᵀ, decode, {context:,} cached tokens": (1, context, h),
     }
-
-
-def transformer_config(cfg, others: str = "") -> TransformerConfig:
-    """A TransformerConfig, or the catalogue model a name stands for; anything else is
-    refused with what is allowed (``others``: where the other models are handled)."""
-    cfg = model(cfg)
-    if not isinstance(cfg, TransformerConfig):
-        fail("cfg", type(cfg).__name__,
-             "a TransformerConfig or a catalogue model name" + (f" ({others})" if others else ""))
-    return cfg
 
 
 # ---------------------------------------------------------------- FLOPs
@@ -397,15 +535,19 @@ def _stack_terms(cfg, batch, seq, n_layers, causal, cross_seq, prefix, attention
     return [FlopTerm(t.name, t.forward * n_layers, t.backward, t.recompute) for t in terms]
 
 
+
 def flop_terms(cfg: TransformerConfig, batch: int, seq: int | None = None, *,
                attention: str = "naive", causal_halving: bool = False) -> list[FlopTerm]:
     """The forward pass as a list of FlopTerm, input to output."""
-    check_choice("attention", attention, ("naive", "flash"))
+    cfg = transformer_config(cfg, "for the other models: simple_flop_terms")
     check_positive_int("batch", batch)
-    seq = default_seq(cfg) if seq is None else seq
-    check_positive_int("seq", seq)
-    if cfg.frontend == "tokens" and cfg.positions == "learned" and seq > cfg.max_seq_len:
-        fail("seq", seq, f"at most max_seq_len={cfg.max_seq_len} with learned positions")
+    seq = check_seq(cfg, seq)
+    check_choice("attention", attention, _ATTENTIONS)
+    check_bool("causal_halving", causal_halving)
+    return _flop_terms(cfg, batch, seq, attention, causal_halving)
+
+
+def _flop_terms(cfg, batch, seq, attention="naive", causal_halving=False):
     d, terms = cfg.d_model, []
     enc_seq = 0
     if cfg.frontend == "patches":
@@ -436,9 +578,43 @@ def flop_terms(cfg: TransformerConfig, batch: int, seq: int | None = None, *,
     return terms
 
 
+def check_seq(cfg, seq, name: str = "seq") -> int:
+    """The sequence length to use for ``cfg``: ``seq``, or the model's own when None, refused
+    where the model cannot take it. A token model with learned positions has none beyond
+    max_seq_len; a ViT sees exactly its patches and the class token; the other models take
+    any positive length, and have none of their own (`default_seq`). Every estimate that
+    takes a sequence (``name``: seq, context, prompt_len...) checks it here."""
+    cfg = _config(cfg)
+    check_name("name", name)
+    if seq is None:
+        return default_seq(cfg)
+    check_positive_int(name, seq)
+    if not isinstance(cfg, TransformerConfig):
+        return seq
+    if cfg.frontend == "patches" and seq != cfg.n_patches + 1:
+        fail(name, seq, f"None or {cfg.n_patches + 1}: {cfg.name or 'a ViT'} sees its "
+                        f"{cfg.n_patches} patches and a class token")
+    takes_tokens = cfg.frontend == "tokens" or cfg.arch == "encoder-decoder"
+    if takes_tokens and cfg.positions == "learned" and seq > cfg.max_seq_len:
+        fail(name, seq, f"at most max_seq_len={cfg.max_seq_len} with learned positions")
+    return seq
+
+
+def check_tp(cfg, tp: int) -> None:
+    """Tensor parallelism splits the heads: ``tp`` must divide the query heads and the
+    key/value heads (unless there is one K/V head, which every device keeps)."""
+    cfg = transformer_config(cfg)
+    check_positive_int("tp", tp)
+    if cfg.n_heads % tp:
+        fail("tp", tp, f"a divisor of n_heads={cfg.n_heads}")
+    if cfg.n_kv_heads % tp and cfg.n_kv_heads > 1:
+        fail("tp", tp, f"a divisor of n_kv_heads={cfg.n_kv_heads}")
+
+
 def default_seq(cfg) -> int:
     """The sequence a model is sized for: its context (or its patches); other models have
     none, so a sequence length must be given."""
+    cfg = _config(cfg)
     if not isinstance(cfg, TransformerConfig):
         fail("seq", None, f"a sequence length for a {type(cfg).__name__} (it has no context)")
     return cfg.n_patches + 1 if cfg.frontend == "patches" else cfg.max_seq_len
@@ -460,12 +636,14 @@ def flops(cfg, batch: int = 1, seq: int | None = None, pass_: str = "forward", *
     2022); ``causal_halving`` — count only the unmasked half of a causal attention, as an ideal
     causal kernel would (FlopCounterMode counts the full square).
     """
+    cfg = _config(cfg)
     check_choice("pass_", pass_, PASSES)
     check_choice("recompute", recompute, RECOMPUTE)
-    cfg = model(cfg)
     if isinstance(cfg, TransformerConfig):
         terms = flop_terms(cfg, batch, seq, attention=attention, causal_halving=causal_halving)
-    else:
+    else:  # attention and causal_halving apply to transformers, but are checked all the same
+        check_choice("attention", attention, _ATTENTIONS)
+        check_bool("causal_halving", causal_halving)
         terms = simple_flop_terms(cfg, batch, seq)
     forward = sum(t.forward for t in terms)
     backward = sum(round(t.backward * t.forward) for t in terms)
@@ -490,8 +668,17 @@ def macs(cfg, batch: int = 1, seq: int | None = None, pass_: str = "forward", **
 
 def simple_flop_terms(cfg, batch: int = 1, seq: int | None = None) -> list[FlopTerm]:
     """Forward FLOPs of the non-transformer configs, layer by layer. The first layer's input
-    (data) needs no gradient, so its backward computes only the weight gradient."""
+    (data) needs no gradient, so its backward computes only the weight gradient.
+
+    ``seq``: an LSTM's steps (default 1), an attention classifier's (default 100, source
+    document 003's); an MLP, CNN or ResNet has none (a ``seq`` given is checked, not used)."""
+    cfg = _config(cfg, _SIMPLE_FLOP_CONFIGS, "an MLP, CNN, LSTM, ResNet or attention-"
+                  "classifier config or catalogue name (transformers: flop_terms)")
     check_positive_int("batch", batch)
+    if seq is not None:
+        seq = check_seq(cfg, seq)
+    elif isinstance(cfg, (LSTMConfig, AttentionConfig)):
+        seq = 1 if isinstance(cfg, LSTMConfig) else SEQUENCE_STEPS
     first = {"backward": 1.0, "recompute": ()}
     if isinstance(cfg, MLPConfig):
         s = cfg.sizes
@@ -509,8 +696,6 @@ def simple_flop_terms(cfg, batch: int = 1, seq: int | None = None) -> list[FlopT
         return terms + [FlopTerm(f"dense{i}", 2 * batch * a * b)
                         for i, (a, b) in enumerate(zip(sizes, sizes[1:]))]
     if isinstance(cfg, LSTMConfig):
-        seq = 1 if seq is None else seq
-        check_positive_int("seq", seq)
         terms, n_in, h = [], cfg.first_input_size, cfg.hidden_size
         for i in range(cfg.n_layers):
             # the input product Wx of a feature-input first layer needs no input gradient
@@ -525,25 +710,29 @@ def simple_flop_terms(cfg, batch: int = 1, seq: int | None = None) -> list[FlopT
         # the output layer reads every step, or (a classifier) only the last
         return terms + [FlopTerm("output", 2 * batch * cfg.output_steps(seq) * h * cfg.n_outputs)]
     if isinstance(cfg, ResNetConfig):
-        stem, rest = resnet_forward_flops(cfg, split_stem=True)
+        stem, rest = _resnet_forward_flops(cfg)
         return [FlopTerm("stem", batch * stem, **first), FlopTerm("body", batch * rest)]
-    if isinstance(cfg, AttentionConfig):
-        # embed 2BTnd, W q 2dd_a (once: the query is shared), U s 2BTdd_a, v 2BTd_a, context
-        # (bmm) 2BTd, out 2BdC; seq defaults to source document 003's 100 steps
-        seq = SEQUENCE_STEPS if seq is None else seq
-        check_positive_int("seq", seq)
-        bt, d, a = batch * seq, cfg.d_model, cfg.d_attn
-        return [FlopTerm("embed", 2 * bt * cfg.n_features * d, **first),
-                FlopTerm("query", 2 * d * a),
-                FlopTerm("keys", 2 * bt * d * a),
-                FlopTerm("scores", 2 * bt * a),
-                FlopTerm("context", 2 * bt * d),
-                FlopTerm("output", 2 * batch * d * cfg.n_classes)]
-    fail("cfg", type(cfg).__name__, "a model config or catalogue name")
+    # an attention classifier: embed 2BTnd, W q 2dd_a (once: the query is shared), U s
+    # 2BTdd_a, v 2BTd_a, context (bmm) 2BTd, out 2BdC
+    bt, d, a = batch * seq, cfg.d_model, cfg.d_attn
+    return [FlopTerm("embed", 2 * bt * cfg.n_features * d, **first),
+            FlopTerm("query", 2 * d * a),
+            FlopTerm("keys", 2 * bt * d * a),
+            FlopTerm("scores", 2 * bt * a),
+            FlopTerm("context", 2 * bt * d),
+            FlopTerm("output", 2 * batch * d * cfg.n_classes)]
 
 
 def resnet_forward_flops(cfg: ResNetConfig, split_stem: bool = False):
-    """Convolution and classifier FLOPs of one image (ResNet-50 at 224: about 8.2 GFLOP)."""
+    """Convolution and classifier FLOPs of one image (ResNet-50 at 224: about 8.2 GFLOP):
+    (stem, the rest) with ``split_stem``."""
+    cfg = _config(cfg, ResNetConfig, "a ResNetConfig or its catalogue name")
+    check_bool("split_stem", split_stem)
+    stem, rest = _resnet_forward_flops(cfg)
+    return (stem, rest) if split_stem else stem + rest
+
+
+def _resnet_forward_flops(cfg) -> tuple[int, int]:
     s = (cfg.image_size + 2 * 3 - 7) // 2 + 1
     stem = 2 * s * s * cfg.width * cfg.in_channels * 49
     n = 0
@@ -564,7 +753,7 @@ def resnet_forward_flops(cfg: ResNetConfig, split_stem: bool = False):
                 n += 2 * s_out**2 * c_out * c_in
             c_in, s = c_out, s_out
     n += 2 * c_in * cfg.n_classes
-    return (stem, n) if split_stem else stem + n
+    return stem, n
 
 
 # ---------------------------------------------------------------- approximations
@@ -572,21 +761,34 @@ def resnet_forward_flops(cfg: ResNetConfig, split_stem: bool = False):
 def flops_6nd(n_params: float, tokens: float) -> float:
     """Training FLOPs ~ 6ND (Kaplan et al. 2020): 2N per token forward, 4N backward.
     Leaves out attention's sequence-length term and any recomputation."""
-    return 6.0 * n_params * tokens
+    check_positive("n_params", n_params)
+    check_positive("tokens", tokens)
+    return _float_formula(lambda: 6.0 * n_params * tokens, n_params=n_params, tokens=tokens)
 
 
 def flops_palm(n_params: float, n_layers: int, n_heads: int, head_dim: int, seq: int,
                tokens: float) -> float:
     """Training FLOPs with attention (Chowdhery et al. 2022, appendix B): (6N + 12LHQT) per
     token, N the non-embedding parameters, T the sequence length."""
-    return (6.0 * n_params + 12.0 * n_layers * n_heads * head_dim * seq) * tokens
+    check_positive("n_params", n_params)
+    ints = {"n_layers": n_layers, "n_heads": n_heads, "head_dim": head_dim, "seq": seq}
+    for name, value in ints.items():
+        check_positive_int(name, value)
+    check_positive("tokens", tokens)
+    return _float_formula(
+        lambda: (6.0 * n_params + 12.0 * n_layers * n_heads * head_dim * seq) * tokens,
+        n_params=n_params, **ints, tokens=tokens)
 
 
 def flops_megatron(batch: int, seq: int, n_layers: int, d_model: int, vocab: int,
                    recompute: bool = True) -> float:
     """FLOPs of one training iteration of a GPT (Narayanan et al. 2021, eq. 3):
     96Bslh^2 (1 + s/6h + V/16lh) with full recomputation; 72Bslh^2 (1 + s/6h + V/12lh) without."""
+    ints = {"batch": batch, "seq": seq, "n_layers": n_layers, "d_model": d_model, "vocab": vocab}
+    for name, value in ints.items():
+        check_positive_int(name, value)
+    check_bool("recompute", recompute)
     b, s, l, h, v = batch, seq, n_layers, d_model, vocab
-    if recompute:
-        return 96 * b * s * l * h * h * (1 + s / (6 * h) + v / (16 * l * h))
-    return 72 * b * s * l * h * h * (1 + s / (6 * h) + v / (12 * l * h))
+    k, m = (96, 16) if recompute else (72, 12)
+    return _float_formula(lambda: k * b * s * l * h * h * (1 + s / (6 * h) + v / (m * l * h)),
+                          **ints)

@@ -15,7 +15,13 @@ including the host's share).
 
 from __future__ import annotations
 
-from .errors import check_finite_positive, check_non_negative, fail
+from .errors import (
+    check_at_least,
+    check_non_negative,
+    check_positive,
+    check_positive_int,
+    finite_result,
+)
 
 __all__ = [
     "PF_DAY_FLOPS", "energy_kwh", "co2_tonnes", "cost_dollars", "pf_days",
@@ -28,8 +34,8 @@ PF_DAY_FLOPS = 1e15 * 86_400  # one petaFLOP/s sustained for a day: 8.64e19 FLOP
 def device_hours(seconds: float, n_devices: int = 1) -> float:
     """Device-hours of ``n_devices`` busy for ``seconds``: seconds x n / 3600."""
     check_non_negative("seconds", seconds)
-    check_finite_positive("n_devices", n_devices)
-    return seconds * n_devices / 3600.0
+    check_positive_int("n_devices", n_devices)
+    return finite_result(seconds * n_devices / 3600.0, seconds=seconds, n_devices=n_devices)
 
 
 def energy_kwh(device_hours: float, power_watts: float, pue: float = 1.0) -> float:
@@ -39,11 +45,10 @@ def energy_kwh(device_hours: float, power_watts: float, pue: float = 1.0) -> flo
     datacentre's cooling and power-delivery overhead.
     """
     check_non_negative("device_hours", device_hours)
-    check_finite_positive("power_watts", power_watts)
-    check_finite_positive("pue", pue)
-    if pue < 1:
-        fail("pue", pue, "a number >= 1 (total facility energy / IT energy)")
-    return device_hours * power_watts / 1000.0 * pue
+    check_positive("power_watts", power_watts)
+    check_at_least("pue", pue, 1)  # total facility energy / IT energy
+    return finite_result(device_hours * power_watts / 1000.0 * pue, device_hours=device_hours,
+                   power_watts=power_watts, pue=pue)
 
 
 def co2_tonnes(energy_kwh: float, grid_kg_per_kwh: float) -> float:
@@ -54,14 +59,16 @@ def co2_tonnes(energy_kwh: float, grid_kg_per_kwh: float) -> float:
     """
     check_non_negative("energy_kwh", energy_kwh)
     check_non_negative("grid_kg_per_kwh", grid_kg_per_kwh)
-    return energy_kwh * grid_kg_per_kwh / 1000.0
+    return finite_result(energy_kwh * grid_kg_per_kwh / 1000.0, energy_kwh=energy_kwh,
+                   grid_kg_per_kwh=grid_kg_per_kwh)
 
 
 def cost_dollars(device_hours: float, price_per_device_hour: float) -> float:
     """Money for compute rented by the hour: device_hours x price_per_device_hour."""
     check_non_negative("device_hours", device_hours)
     check_non_negative("price_per_device_hour", price_per_device_hour)
-    return device_hours * price_per_device_hour
+    return finite_result(device_hours * price_per_device_hour, device_hours=device_hours,
+                   price_per_device_hour=price_per_device_hour)
 
 
 def pf_days(flops: float) -> float:
@@ -74,4 +81,4 @@ def pf_days(flops: float) -> float:
 def flops_from_pf_days(pf_days: float) -> float:
     """FLOPs in ``pf_days`` petaFLOP/s-days: pf_days x 8.64e19."""
     check_non_negative("pf_days", pf_days)
-    return pf_days * PF_DAY_FLOPS
+    return finite_result(pf_days * PF_DAY_FLOPS, pf_days=pf_days)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass
 
 from . import energy, memory, scaling, timing
 from .catalog import model as get_model
 from .catalog import model_info
-from .counts import active_param_count, default_seq, flops, flops_6nd, param_count
-from .configs import TransformerConfig
-from .errors import check_positive
+from .counts import active_param_count, check_seq, flops, flops_6nd, param_count
+from .configs import (AttentionConfig, CNNConfig, LSTMConfig, MLPConfig, ResNetConfig,
+                      TransformerConfig)
+from .errors import (check_at_least, check_fraction, check_non_negative, check_positive,
+                     check_positive_int, fail)
 from .hardware import device as get_device
 from .units import format_count, format_dollars, format_flops, format_seconds
 
@@ -76,16 +80,35 @@ def estimate_training(cfg_or_params, tokens: float, device, n_devices: int = 1,
     device's dense ``dtype`` peak the run achieves — an input you must choose (0.3-0.5 is
     typical of large runs), shown in the report. Power defaults to the device's TDP."""
     check_positive("tokens", tokens)
+    check_positive_int("n_devices", n_devices)
+    check_fraction("mfu", mfu)
+    if power_watts is not None:
+        check_positive("power_watts", power_watts)
+    check_at_least("pue", pue, 1)
+    for name, value in (("grid_kg_per_kwh", grid_kg_per_kwh),
+                        ("price_per_device_hour", price_per_device_hour)):
+        if value is not None:
+            check_non_negative(name, value)
     dev = get_device(device)
     model = get_model(cfg_or_params)
-    if isinstance(model, (int, float)) and not isinstance(model, bool):
+    if isinstance(model, numbers.Real) and not isinstance(model, bool):
         check_positive("cfg_or_params", model)
+        if seq is not None:
+            fail("seq", seq, f"None with cfg_or_params={model!r}, a parameter count (6ND "
+                             "does not depend on the sequence)")
         n_params, total, method = float(model), flops_6nd(model, tokens), "6ND"
-    else:
-        seq = seq or default_seq(model)
+    elif isinstance(model, (TransformerConfig, MLPConfig, CNNConfig, LSTMConfig, ResNetConfig,
+                            AttentionConfig)):
+        seq = check_seq(model, seq)
         n_params = param_count(model)
         total = flops(model, 1, seq, "train") / seq * tokens
         method = f"exact matmul FLOPs at {seq}-token sequences"
+    else:
+        fail("cfg_or_params", cfg_or_params,
+             "a parameter count, a model config or a catalogue model name")
+    if not math.isfinite(total):
+        fail("tokens", tokens, f"fewer: {tokens:.3g} tokens of this model overflow the FLOP "
+                               "count")
     seconds = timing.training_time(total, dev, n_devices, mfu, dtype)
     hours = energy.device_hours(seconds, n_devices)
     if power_watts is None:
@@ -144,11 +167,20 @@ def model_on_device(model: str, device, n_devices: int, mfu: float, seq: int) ->
     for the model's published tokens (or Chinchilla's 20 per parameter when unpublished) on
     ``n_devices`` at ``mfu``; and for serving, weights + KV cache at ``seq`` tokens and the
     batch-1 decode speed with 16-bit (`Device.sixteen_bit_dtype`), int8 and int4 weights."""
+    if not isinstance(model, (str, TransformerConfig)):
+        fail("model", model, "a catalogue model name or a TransformerConfig")
     cfg = get_model(model)
+    if not isinstance(cfg, TransformerConfig):
+        fail("model", model, "a transformer (the FAQ's questions are about transformers)")
     dev = get_device(device)
-    if seq > cfg.max_seq_len:
-        raise ValueError(f"seq={seq} is longer than {cfg.name}'s context of "
-                         f"{cfg.max_seq_len:,} tokens")
+    check_positive_int("n_devices", n_devices)
+    check_fraction("mfu", mfu)
+    if seq is not None:  # the FAQ serves within the context, whatever the positions
+        check_positive_int("seq", seq)
+        if seq > cfg.max_seq_len:
+            fail("seq", seq, f"a sequence no longer than {cfg.name}'s context of "
+                             f"{cfg.max_seq_len:,} tokens")
+    seq = check_seq(cfg, seq)
     n = param_count(cfg)
     one = memory.training_memory(cfg, 1, seq, **FAQ_TRAINING_KWARGS)
     sharded = memory.fewest_zero3_devices(cfg, dev, seq, **FAQ_TRAINING_KWARGS)

@@ -16,7 +16,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import check_choice, fail, unknown_name
+from .errors import (check_choice, check_name, check_positive, check_positive_int, fail,
+                     unknown_name)
 from .precision import COMPUTE_DTYPES, PEAK_ALIASES, PEAK_COLUMNS
 from .units import format_bytes
 
@@ -69,17 +70,20 @@ class Device:
     source: str = ""
 
     def __post_init__(self):
+        for attr in ("name", "full_name", "vendor"):
+            check_name(attr, getattr(self, attr))
+        for attr in ("interconnect", "source"):
+            if not isinstance(getattr(self, attr), str):
+                fail(attr, getattr(self, attr), "a string (may be empty)")
         check_choice("kind", self.kind, KINDS)
+        if self.year is not None:
+            check_positive_int("year", self.year)
         for attr in ("memory_bytes", "bandwidth_bytes_per_s"):
-            _check_positive(attr, getattr(self, attr))
+            check_positive(attr, getattr(self, attr))
         for attr in ("tdp_watts", "interconnect_bytes_per_s"):
             if getattr(self, attr) is not None:
-                _check_positive(attr, getattr(self, attr))
-        if not self.peak:
-            fail("peak", self.peak, "at least one dtype with a peak FLOP/s")
-        for dtype, flops in self.peak.items():
-            check_choice("peak dtype", dtype, tuple(PEAK_COLUMNS))
-            _check_positive(f"peak[{dtype!r}]", flops)
+                check_positive(attr, getattr(self, attr))
+        _check_peaks("peak", self.peak)
         object.__setattr__(self, "peak", dict(self.peak))  # a private copy
 
     @classmethod
@@ -103,6 +107,7 @@ class Device:
 
         Peaks are dense FLOP/s, keyed by fp32, tf32, bf16, fp16, fp8, int8 or int4.
         """
+        _check_peaks("peak_flops_by_dtype", peak_flops_by_dtype)
         return cls(
             name=name, full_name=full_name or name, vendor=vendor, kind=kind, year=year,
             memory_bytes=memory_bytes, bandwidth_bytes_per_s=bandwidth_bytes_per_s,
@@ -187,7 +192,7 @@ def device(name: str | Device) -> Device:
     returned as is. Unknown names raise ValueError listing close matches."""
     if isinstance(name, Device):
         return name
-    if not isinstance(name, str):
+    if not isinstance(name, str) or not name.strip():
         fail("device", name, "a device name such as 'h100-sxm', or a Device")
     catalogue = _catalogue()
     key = _normalise(name)
@@ -209,11 +214,14 @@ def _normalise(name: str) -> str:
     return "-".join(name.strip().lower().replace("_", " ").split())
 
 
-def _check_positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-        value > 0 and math.isfinite(value)
-    ):
-        fail(name, value, "a positive finite number")
+def _check_peaks(name: str, peaks) -> None:
+    """A dict of dtype -> dense peak FLOP/s, with at least one dtype."""
+    if not isinstance(peaks, dict) or not peaks:
+        fail(name, peaks, "a dict of at least one dtype -> dense peak FLOP/s, "
+             "e.g. {'bf16': 400e12}")
+    for dtype, flops in peaks.items():
+        check_choice(f"{name} dtype", dtype, tuple(PEAK_COLUMNS))
+        check_positive(f"{name}[{dtype!r}]", flops)
 
 
 @functools.cache

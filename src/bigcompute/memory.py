@@ -8,6 +8,7 @@ sbh(34 + 5as/h) assumes 16-bit activations and dropout; the reference modules ha
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 from .configs import (
@@ -20,10 +21,30 @@ from .configs import (
     MLPConfig,
     TransformerConfig,
 )
-from .counts import default_seq, matmul_weight_params, param_count, transformer_config
-from .errors import check_choice, check_positive_int, fail
+from .counts import (
+    check_seq,
+    check_tp,
+    matmul_weight_params,
+    param_count,
+    transformer_config,
+)
+from .errors import (
+    check_bool,
+    check_choice,
+    check_non_negative,
+    check_non_negative_int,
+    check_positive_int,
+    fail,
+)
 from .hardware import device as get_device
-from .precision import DTYPE_BYTES, INDEX_BYTES, OPTIMIZER_MOMENTS, Recipe, bytes_per_element
+from .precision import (
+    DTYPE_BYTES,
+    INDEX_BYTES,
+    OPTIMIZER_MOMENTS,
+    RECIPES,
+    Recipe,
+    bytes_per_element,
+)
 from .precision import recipe as _recipe
 from .units import format_bytes
 
@@ -34,6 +55,41 @@ __all__ = [
     "zero_memory_per_device", "TrainingMemory", "LEDGER_LABELS", "training_memory", "Fit",
     "fit", "max_batch", "fewest_zero3_devices",
 ]
+
+
+ZERO_STAGES = (0, 1, 2, 3)
+
+
+def _check_zero_stage(name: str, stage) -> None:
+    check_non_negative_int(name, stage)
+    check_choice(name, stage, ZERO_STAGES)
+
+
+def _check_tp(cfg, tp) -> None:
+    """`counts.check_tp`; tp = 1 divides everything, so it is not asked of the array-sized
+    configs of `sweep` (whose head counts are arrays, one per shape)."""
+    check_positive_int("tp", tp)
+    if tp != 1:
+        check_tp(cfg, tp)
+
+
+def _check_kv_dtype(kv_dtype) -> None:
+    """The KV cache's dtype: None (the weights' dtype) or any dtype `bytes_per_element`
+    knows, named as ``kv_dtype`` when it is not."""
+    if kv_dtype is not None:
+        check_choice("kv_dtype", kv_dtype, tuple(DTYPE_BYTES) + tuple(RECIPES))
+
+
+def _check_n_params(name: str, n_params) -> None:
+    """A non-negative finite parameter count; `sweep` passes a numpy array of them (one per
+    shape), checked element by element (without importing numpy: the explorers' pure
+    halves run without it)."""
+    if getattr(n_params, "ndim", 0):  # an array of counts
+        if (getattr(n_params, "dtype", None) is None or n_params.dtype.kind not in "iuf"
+                or not ((n_params >= 0) & (n_params < math.inf)).all()):
+            fail(name, n_params, "non-negative finite numbers")
+    else:
+        check_non_negative(name, n_params)
 
 
 @dataclass(frozen=True)
@@ -51,7 +107,9 @@ def model_state_bytes(n_params: float, precision: str = "amp-bf16",
                       optimizer: str = "adamw") -> ModelStates:
     """Weights, gradients and optimizer states (with the fp32 master copy) in bytes:
     (w + g + m + k s) Ψ for Ψ parameters, k optimizer moments of s bytes (`precision.RECIPES`);
-    mixed-precision Adam is (2 + 2 + 4 + 2 x 4) Ψ = 16Ψ (Rajbhandari et al. 2020, sec. 3.1)."""
+    mixed-precision Adam is (2 + 2 + 4 + 2 x 4) Ψ = 16Ψ (Rajbhandari et al. 2020, sec. 3.1).
+    ``n_params`` may be a numpy array (one count per shape, as `sweep` passes)."""
+    _check_n_params("n_params", n_params)
     r = _recipe(precision)
     check_choice("optimizer", optimizer, tuple(OPTIMIZER_MOMENTS))
     moments = OPTIMIZER_MOMENTS[optimizer]
@@ -139,7 +197,27 @@ def layer_activation_bytes(cfg: TransformerConfig, batch: int, seq: int, precisi
 
     With ``recompute="full"`` only the block's input is kept. Tensor parallelism (``tp``)
     splits the heads and the MLP; with sequence parallelism (``sp``) the norms and the
-    residual stream are split too (Korthikanti et al. 2022, sec. 4.2)."""
+    residual stream are split too (Korthikanti et al. 2022, sec. 4.2). ``cross_seq``: the
+    length of the encoder output a decoder block's cross-attention reads (0: none)."""
+    cfg = _transformer(cfg)
+    check_positive_int("batch", batch)
+    seq = check_seq(cfg, seq)
+    _recipe(precision)
+    check_choice("attention", attention, ATTENTIONS)
+    check_choice("recompute", recompute, RECOMPUTE)
+    check_non_negative_int("cross_seq", cross_seq)
+    if causal is not None:
+        check_bool("causal", causal)
+    _check_tp(cfg, tp)
+    check_bool("sp", sp)
+    return _layer_activation_bytes(cfg, batch, seq, precision, attention, recompute, cross_seq,
+                                   causal, tp, sp)
+
+
+def _layer_activation_bytes(cfg, batch, seq, precision="fp32", attention="naive",
+                            recompute=None, cross_seq=0, causal=None, tp=1, sp=False) -> float:
+    """`layer_activation_bytes` unchecked, for `activation_bytes` (which has checked its
+    inputs, and may hold a `sweep` config of arrays)."""
     r = _recipe(precision)
     e, tokens = r.activation, batch * seq
     causal = cfg.is_causal if causal is None else causal
@@ -212,6 +290,10 @@ def activation_bytes(cfg, batch: int, seq: int | None = None,
     The small networks of chapters 3 and 5 (MLP, CNN, LSTM, attention classifier) go to
     `simple_activation_bytes`, in fp32 only: there ``loss`` is "ce" (cross-entropy, as True),
     "bce" (BCEWithLogits) or None (no loss)."""
+    check_positive_int("tp", tp)
+    check_bool("sp", sp)
+    if not (loss is None or isinstance(loss, bool) or loss in SIMPLE_LOSSES):
+        fail("loss", loss, "True, False, None, 'ce' (cross-entropy) or 'bce'")
     if isinstance(cfg, SIMPLE_CONFIGS):
         if precision != "fp32":
             fail("precision", precision, f"'fp32' for a {type(cfg).__name__}")
@@ -224,13 +306,14 @@ def activation_bytes(cfg, batch: int, seq: int | None = None,
     check_choice("attention", attention, ATTENTIONS)
     check_choice("recompute", recompute, RECOMPUTE)
     r = _recipe(precision)
-    seq = default_seq(cfg) if seq is None else seq
-    check_positive_int("seq", seq)
+    seq = check_seq(cfg, seq)
+    _check_tp(cfg, tp)
+    if loss == "bce":
+        fail("loss", loss, "True, False, None or 'ce' for a transformer (its loss is "
+                           "cross-entropy)")
     token_stacks = 0  # stacks whose input is token embeddings
     if cfg.frontend == "tokens" or cfg.arch == "encoder-decoder":
         token_stacks = 2 if cfg.arch == "encoder-decoder" and cfg.frontend == "tokens" else 1
-    if token_stacks and cfg.positions == "learned" and seq > cfg.max_seq_len:
-        fail("seq", seq, f"at most max_seq_len={cfg.max_seq_len} with learned positions")
     e, d = r.activation, cfg.d_model
     full = recompute == "full"
     tokens = batch * seq
@@ -268,10 +351,10 @@ def activation_bytes(cfg, batch: int, seq: int | None = None,
     if cfg.arch == "encoder-decoder":
         enc_seq = enc_seq or seq
         enc_tokens = batch * enc_seq
-        layers += cfg.n_encoder_layers * layer_activation_bytes(cfg, batch, enc_seq,
-                                                                causal=False, **kw)
-        layers += cfg.n_layers * layer_activation_bytes(cfg, batch, seq, cross_seq=enc_seq,
-                                                        causal=True, **kw)
+        layers += cfg.n_encoder_layers * _layer_activation_bytes(cfg, batch, enc_seq,
+                                                                 causal=False, **kw)
+        layers += cfg.n_layers * _layer_activation_bytes(cfg, batch, seq, cross_seq=enc_seq,
+                                                         causal=True, **kw)
         # the encoder's output, read by every cross-attention's K and V: one tensor, kept
         # once by the checkpoints under full recomputation (fp32 under autocast); otherwise
         # under autocast each of those 2 x layers matmuls keeps its own 16-bit cast
@@ -281,7 +364,7 @@ def activation_bytes(cfg, batch: int, seq: int | None = None,
         inputs += _stack_input_bytes(cfg, enc_tokens, r, full,
                                      cfg.embedding_norm and cfg.frontend == "tokens")
     else:
-        layers += cfg.n_layers * layer_activation_bytes(cfg, batch, seq, **kw)
+        layers += cfg.n_layers * _layer_activation_bytes(cfg, batch, seq, **kw)
     final += _stack_output_bytes(cfg, tokens, r, kept, full)
     inputs += _stack_input_bytes(cfg, tokens, r, full, cfg.embedding_norm and token_stacks > 0)
     if cfg.pooler:  # tanh's output
@@ -326,6 +409,8 @@ def simple_activation_bytes(cfg, batch: int, seq: int | None = None,
     source document 003's 100 steps."""
     check_positive_int("batch", batch)
     check_choice("loss", loss, (*SIMPLE_LOSSES, None))
+    if seq is not None:
+        check_positive_int("seq", seq)
     e = DTYPE_BYTES["fp32"]
     if isinstance(cfg, MLPConfig):
         inputs = batch * cfg.sizes[0] * e
@@ -366,6 +451,8 @@ def step_bytes_moved(n_params: int, activation_bytes: float) -> float:
     forward and again in the backward, gradients written, Adam reading weights, gradients and
     two moments and writing back three (10 x 4 B per parameter); activations written in the
     forward and read in the backward (2 x)."""
+    check_non_negative("n_params", n_params)
+    check_non_negative("activation_bytes", activation_bytes)
     return 10 * DTYPE_BYTES["fp32"] * n_params + 2 * activation_bytes
 
 
@@ -374,10 +461,17 @@ def step_bytes_moved(n_params: int, activation_bytes: float) -> float:
 def kv_cache_bytes(cfg: TransformerConfig, batch: int, seq: int, dtype: str = "bf16") -> float:
     """Keys and values of every layer: 2 * layers * batch * seq * kv_heads * head_dim * bytes.
 
-    Grouped-query attention shrinks it by n_heads / n_kv_heads (8x for Llama-2-70B)."""
+    Grouped-query attention shrinks it by n_heads / n_kv_heads (8x for Llama-2-70B). ``seq``
+    is a sequence the model can take (`counts.check_seq`; None: its own context)."""
     cfg = _transformer(cfg)
     check_positive_int("batch", batch)
-    check_positive_int("seq", seq)
+    seq = check_seq(cfg, seq)
+    return _kv_cache_bytes(cfg, batch, seq, dtype)
+
+
+def _kv_cache_bytes(cfg, batch, seq, dtype) -> float:
+    """`kv_cache_bytes` unchecked, for the timing formulas' slopes (seq 1 and 2) and an
+    encoder's cached output (Whisper's 1,500 frames, beyond its decoder's 448 positions)."""
     return (2 * cfg.n_layers * batch * seq * cfg.n_kv_heads * cfg.head_dim
             * bytes_per_element(dtype))
 
@@ -395,11 +489,15 @@ class InferenceMemory:
 def inference_memory(cfg: TransformerConfig, batch: int, seq: int, dtype: str = "bf16",
                      kv_dtype: str | None = None, tp: int = 1) -> InferenceMemory:
     """Weights at ``dtype`` plus the KV cache for ``batch`` sequences of ``seq`` tokens,
-    per device when split ``tp`` ways: (N x bytes(dtype) + `kv_cache_bytes`) / tp."""
+    per device when split ``tp`` ways: (N x bytes(dtype) + `kv_cache_bytes`) / tp.
+    ``kv_dtype`` defaults to ``dtype``; ``tp`` must divide the heads (`counts.check_tp`)."""
     cfg = _transformer(cfg)
-    check_positive_int("tp", tp)
+    check_positive_int("batch", batch)
+    seq = check_seq(cfg, seq)
+    _check_kv_dtype(kv_dtype)
+    _check_tp(cfg, tp)
     weights = param_count(cfg) * bytes_per_element(dtype) / tp
-    kv = kv_cache_bytes(cfg, batch, seq, kv_dtype or dtype) / tp
+    kv = _kv_cache_bytes(cfg, batch, seq, kv_dtype or dtype) / tp
     return InferenceMemory(weights, kv)
 
 
@@ -410,8 +508,12 @@ def zero_memory_per_device(n_params: float, dp: int, stage: int,
                            grad_bytes: float = 2) -> float:
     """Model-state bytes per device under ZeRO (Rajbhandari et al. 2020, fig. 1):
     stage 0: (2 + 2 + K)Ψ; 1: (2 + 2)Ψ + KΨ/N; 2: 2Ψ + (2 + K)Ψ/N; 3: (2 + 2 + K)Ψ/N."""
+    check_non_negative("n_params", n_params)
     check_positive_int("dp", dp)
-    check_choice("stage", stage, (0, 1, 2, 3))
+    _check_zero_stage("stage", stage)
+    check_non_negative("optimizer_bytes_per_param", optimizer_bytes_per_param)
+    check_non_negative("weight_bytes", weight_bytes)
+    check_non_negative("grad_bytes", grad_bytes)
     w, g, k = weight_bytes * n_params, grad_bytes * n_params, optimizer_bytes_per_param * n_params
     return (w / (dp if stage >= 3 else 1) + g / (dp if stage >= 2 else 1)
             + k / (dp if stage >= 1 else 1))
@@ -466,15 +568,13 @@ def training_memory(cfg, batch: int, seq: int | None = None, precision: str = "a
     al. 2022, sec. 4.2.3); logits live on the last stage.
     """
     cfg = _transformer(cfg)
-    for name, v in (("dp", dp), ("tp", tp), ("pp", pp)):
+    for name, v in (("dp", dp), ("pp", pp)):
         check_positive_int(name, v)
-    check_choice("zero_stage", zero_stage, (0, 1, 2, 3))
-    if cfg.n_heads % tp:
-        fail("tp", tp, f"a divisor of n_heads={cfg.n_heads}")
-    if cfg.n_kv_heads % tp and cfg.n_kv_heads > 1:
-        fail("tp", tp, f"a divisor of n_kv_heads={cfg.n_kv_heads}")
+    _check_zero_stage("zero_stage", zero_stage)
+    _check_tp(cfg, tp)
     if pp > cfg.n_layers:
         fail("pp", pp, f"at most n_layers={cfg.n_layers}")
+    check_bool("sp", sp)
     states = model_state_bytes(param_count(cfg) / (tp * pp), precision, optimizer)
     shard = {s: (dp if zero_stage >= s else 1) for s in (1, 2, 3)}
     acts = activation_bytes(cfg, batch, seq, precision, attention, recompute, tp, sp)
@@ -532,6 +632,7 @@ def fewest_zero3_devices(cfg, device, seq: int, max_devices: int = 2**16, **trai
     gradients and optimizer states sharded over the devices; activations are not), or None
     when even ``max_devices`` do not suffice."""
     dev = get_device(device)
+    check_positive_int("max_devices", max_devices)
     dp = 1
     while dp <= max_devices:
         mem = training_memory(cfg, 1, seq, zero_stage=3, dp=dp, **training_kwargs)

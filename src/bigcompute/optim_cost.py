@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import check_choice, check_positive, fail
+from .errors import check_bool, check_choice, check_positive, fail
 from .precision import OPTIMIZER_MOMENTS, OPTIMIZERS, RECIPES
 from .timing import roofline_time
 
@@ -61,6 +61,7 @@ def optimizer_step_flops(n_params: float, optimizer: str = "adamw",
     (+2N for an L2 penalty added to the gradient; not for AdamW, whose decay is built in)."""
     check_choice("optimizer", optimizer, OPTIMIZERS)
     check_positive("n_params", n_params)
+    check_bool("l2_penalty", l2_penalty)
     if l2_penalty and optimizer == "adamw":
         fail("l2_penalty", l2_penalty, "False for adamw (its weight decay is decoupled)")
     per_param = STEP_FLOPS_PER_PARAM[optimizer] + (L2_PENALTY_FLOPS if l2_penalty else 0)

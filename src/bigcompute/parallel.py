@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import hardware
-from .errors import (check_choice, check_finite_positive, check_fraction,
-                     check_non_negative, check_positive_int, fail)
+from .errors import (check_choice, check_fraction, check_non_negative, check_non_negative_int,
+                     check_positive, check_positive_int, fail)
 
 __all__ = [
     "ring_allreduce_time", "allgather_time", "reduce_scatter_time",
@@ -34,10 +34,15 @@ __all__ = [
 ZERO_STAGES = (0, 1, 2, 3)
 
 
+def _check_zero_stage(zero_stage) -> None:
+    check_non_negative_int("zero_stage", zero_stage)
+    check_choice("zero_stage", zero_stage, ZERO_STAGES)
+
+
 def _check_collective(n_bytes, n_devices, bandwidth_bytes_per_s, latency_s) -> None:
     check_non_negative("n_bytes", n_bytes)
     check_positive_int("n_devices", n_devices)
-    check_finite_positive("bandwidth_bytes_per_s", bandwidth_bytes_per_s)
+    check_positive("bandwidth_bytes_per_s", bandwidth_bytes_per_s)
     check_non_negative("latency_s", latency_s)
 
 
@@ -133,8 +138,8 @@ def dp_communication_volume(n_params: float, bytes_per_param: float = 2,
     extra (p-1)/p factor: see `allreduce_bytes_per_device`.
     """
     check_non_negative("n_params", n_params)
-    check_finite_positive("bytes_per_param", bytes_per_param)
-    check_choice("zero_stage", zero_stage, ZERO_STAGES)
+    check_positive("bytes_per_param", bytes_per_param)
+    _check_zero_stage(zero_stage)
     psi = n_params * bytes_per_param
     return 3 * psi if zero_stage == 3 else 2 * psi
 
@@ -193,8 +198,8 @@ def step_time(train_flops: float, n_params: float, device, *, n_layers: int, d_m
     the device's bidirectional interconnect figure; pass the network bandwidth per device for
     data parallelism across nodes (InfiniBand: 25-50 GB/s), which is far lower than NVLink.
     """
-    check_finite_positive("train_flops", train_flops)
-    check_finite_positive("n_params", n_params)
+    check_positive("train_flops", train_flops)
+    check_positive("n_params", n_params)
     for name, value in (("n_layers", n_layers), ("d_model", d_model), ("seq_len", seq_len),
                         ("micro_batch_size", micro_batch_size),
                         ("n_microbatches", n_microbatches), ("dp", dp), ("tp", tp),
@@ -203,13 +208,17 @@ def step_time(train_flops: float, n_params: float, device, *, n_layers: int, d_m
     if pp > n_layers:
         fail("pp", pp, f"at most n_layers={n_layers} (each stage needs a layer)")
     check_fraction("compute_efficiency", compute_efficiency)
-    check_finite_positive("grad_bytes_per_param", grad_bytes_per_param)
-    check_finite_positive("activation_bytes", activation_bytes)
-    check_choice("zero_stage", zero_stage, ZERO_STAGES)
+    check_positive("grad_bytes_per_param", grad_bytes_per_param)
+    check_positive("activation_bytes", activation_bytes)
+    _check_zero_stage(zero_stage)
     check_non_negative("dp_overlap", dp_overlap)
     if dp_overlap > 1:
         fail("dp_overlap", dp_overlap, "a fraction in [0, 1]")
     check_non_negative("latency_s", latency_s)
+    for name, bw in (("tp_bandwidth_bytes_per_s", tp_bandwidth_bytes_per_s),
+                     ("dp_bandwidth_bytes_per_s", dp_bandwidth_bytes_per_s)):
+        if bw is not None:
+            check_positive(name, bw)
 
     dev = hardware.device(device)
     one_way = (dev.interconnect_bytes_per_s or 0) / 2
@@ -220,7 +229,7 @@ def step_time(train_flops: float, n_params: float, device, *, n_layers: int, d_m
         if degree > 1 and not bw:
             fail(name, bw, f"a positive bandwidth (device {dev.name!r} lists no interconnect)")
         if degree > 1:
-            check_finite_positive(name, bw)
+            check_positive(name, bw)
 
     n_devices = dp * tp * pp
     peak = dev.peak_flops(dtype)

@@ -13,8 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import counts, memory, parallel
-from .errors import check_choice, check_positive, check_positive_int, fail
+from .configs import RECOMPUTE
+from .errors import (
+    check_choice,
+    check_fraction,
+    check_non_negative_int,
+    check_positive,
+    check_positive_int,
+    fail,
+)
 from .hardware import device as get_device
+from .precision import recipe
 
 __all__ = [
     "GPUS_PER_NODE", "NETWORK_BYTES_PER_S", "PlanOption", "plan_parallelism",
@@ -52,8 +61,19 @@ class PlanOption:
         return parallel.pipeline_bubble_fraction(self.pp, self.n_microbatches)
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+def _divisors(n: int, at_most: int) -> list[int]:
+    """The divisors of ``n`` up to ``at_most``, ascending (a plan never needs more: tp is at
+    most the node size, pp at most the layers)."""
+    return [d for d in range(1, min(n, at_most) + 1) if n % d == 0]
+
+
+def _splits_heads(cfg, tp: int) -> bool:
+    """Whether tensor parallelism ``tp`` can split the heads (`counts.check_tp`)."""
+    try:
+        counts.check_tp(cfg, tp)
+    except ValueError:
+        return False
+    return True
 
 
 def plan_parallelism(cfg, n_devices: int, global_batch: int, seq: int, device, *,
@@ -69,22 +89,27 @@ def plan_parallelism(cfg, n_devices: int, global_batch: int, seq: int, device, *
     ValueError (with the reason) when no split is valid.
     """
     cfg = counts.transformer_config(cfg)
-    for name, value in (("n_devices", n_devices), ("global_batch", global_batch), ("seq", seq),
+    for name, value in (("n_devices", n_devices), ("global_batch", global_batch),
                         ("micro_batch", micro_batch), ("node_size", node_size)):
         check_positive_int(name, value)
-    check_choice("zero_stage", zero_stage, (0, 1, 2, 3))
+    seq = counts.check_seq(cfg, seq)
+    recipe(precision)
+    check_non_negative_int("zero_stage", zero_stage)
+    check_choice("zero_stage", zero_stage, parallel.ZERO_STAGES)
+    check_choice("recompute", recompute, RECOMPUTE)
+    check_fraction("compute_efficiency", compute_efficiency)
     check_positive("network_bytes_per_s", network_bytes_per_s)
     dev = get_device(device)
     n_params = counts.param_count(cfg)
     train_flops = counts.flops(cfg, global_batch, seq, "train", attention="flash",
                                recompute=recompute)
     options = []
-    for tp in _divisors(n_devices):
-        if tp > node_size or cfg.n_heads % tp or (cfg.n_kv_heads > 1 and cfg.n_kv_heads % tp):
+    for tp in _divisors(n_devices, node_size):
+        if not _splits_heads(cfg, tp):
             continue
-        for pp in _divisors(n_devices // tp):
+        for pp in _divisors(n_devices // tp, cfg.n_layers):
             dp = n_devices // (tp * pp)
-            if pp > cfg.n_layers or global_batch % (dp * micro_batch):
+            if global_batch % (dp * micro_batch):
                 continue
             mem = memory.training_memory(cfg, micro_batch, seq, precision, "adamw", "flash",
                                          recompute, zero_stage, dp, tp, pp, sp=tp > 1)

@@ -15,9 +15,9 @@ Adding a format is one line in each table that applies to it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from .errors import check_choice
+from .errors import check_choice, check_non_negative
 
 __all__ = [
     "DTYPE_BYTES", "PEAK_COLUMNS", "PEAK_ALIASES", "PEAK_DTYPES", "COMPUTE_DTYPES", "Recipe",
@@ -64,6 +64,10 @@ class Recipe:
     activation: float
     wide_activation: float  # residual stream, norm inputs and the loss (fp32 under autocast)
 
+    def __post_init__(self):
+        for f in fields(self):
+            check_non_negative(f.name, getattr(self, f.name))
+
     @property
     def autocast(self) -> bool:
         """Mixed precision by casting at each matmul (torch.autocast): fp32 activations
@@ -87,9 +91,9 @@ OPTIMIZERS = tuple(OPTIMIZER_MOMENTS)
 
 def bytes_per_element(dtype: str) -> float:
     """Bytes of one number: fp32 4, bf16/fp16 2, fp8/int8 1, int4 0.5 (amp-* computes in 16)."""
-    if dtype in RECIPES and dtype not in DTYPE_BYTES:
+    check_choice("dtype", dtype, tuple(dict.fromkeys((*DTYPE_BYTES, *RECIPES))))
+    if dtype not in DTYPE_BYTES:
         return RECIPES[dtype].activation
-    check_choice("dtype", dtype, tuple(DTYPE_BYTES) + tuple(RECIPES))
     return DTYPE_BYTES[dtype]
 
 

@@ -14,13 +14,16 @@ from importlib import resources
 import yaml
 
 from . import counts, energy, hardware, memory, scaling, timing
-from .errors import unknown_name
+from .errors import check_choice, check_name, fail, unknown_name
 
 __all__ = [
     "runs", "pf_days_6nd", "training_days", "mfu", "hfu", "energy_co2", "training_cost",
     "chinchilla_optimal", "zero_memory", "METHODS", "Reproduction", "run", "reproduce",
     "reproductions",
 ]
+
+
+RUN_FIELDS = frozenset({"id", "method", "inputs", "outputs", "citation", "tolerance"})
 
 
 @functools.cache
@@ -135,6 +138,9 @@ class Reproduction:
 
 
 def run(run_id: str) -> dict:
+    """The published run ``run_id`` of data/published_runs.yaml (ValueError with close
+    matches if unknown)."""
+    check_name("run_id", run_id)
     by_id = {r["id"]: r for r in _load()}
     if run_id not in by_id:
         raise unknown_name("published run", run_id, by_id)
@@ -142,8 +148,17 @@ def run(run_id: str) -> dict:
 
 
 def reproduce(run_or_id) -> list[Reproduction]:
-    """Every published output of one run beside the library's value."""
-    r = run(run_or_id) if isinstance(run_or_id, str) else run_or_id
+    """Every published output of one run (an id, or a run dict of `runs`) beside the
+    library's value."""
+    if isinstance(run_or_id, str):
+        check_name("run_or_id", run_or_id)
+        r = run(run_or_id)
+    elif isinstance(run_or_id, dict) and RUN_FIELDS <= set(run_or_id):
+        r = run_or_id
+        check_choice("method", r["method"], tuple(METHODS))
+    else:
+        fail("run_or_id", run_or_id, "a published run id such as 'patterson-gpt3-days', or "
+             f"a run dict of published.runs() (with {', '.join(sorted(RUN_FIELDS))})")
     computed = METHODS[r["method"]](r["inputs"])
     cite = f"{r['citation']['paper']}, {r['citation']['where']}"
     return [Reproduction(r["id"], o["name"], o["unit"], o["value"], computed[o["name"]],

@@ -21,7 +21,7 @@ from importlib import resources
 import yaml
 
 from . import hardware
-from .errors import unknown_name
+from .errors import check_name, unknown_name
 
 __all__ = ["Source", "CitedFigure", "Price", "figure", "value", "figures", "prices",
            "price", "sources"]
@@ -73,6 +73,7 @@ def figures() -> list[str]:
 
 def figure(key: str) -> CitedFigure:
     """The cited figure ``key`` (ValueError with close matches if unknown)."""
+    check_name("key", key)
     table = _load()["figures"]
     if key not in table:
         raise unknown_name("cited figure", key, table)
@@ -96,7 +97,7 @@ def prices(device: str | None = None) -> list[Price]:
 
 def price(device: str) -> Price | None:
     """The most recent cited price of ``device`` (None when the file has none for it)."""
-    rows = prices(device)
+    rows = prices(hardware.device(device).name)
     return max(rows, key=lambda p: p.date) if rows else None
 
 

@@ -16,7 +16,7 @@ not across the two laws. Compute C = 6ND FLOPs (`counts.flops_6nd`).
 from __future__ import annotations
 
 from .energy import pf_days
-from .errors import check_choice, check_finite_positive, fail
+from .errors import check_choice, check_positive, fail
 
 __all__ = [
     "KAPLAN", "CHINCHILLA", "CHINCHILLA_TOKENS_PER_PARAM", "CHINCHILLA_METHODS",
@@ -42,7 +42,7 @@ CHINCHILLA_METHODS = ("tokens_per_param", "approach3")
 
 
 def _positive(name, value):
-    check_finite_positive(name, value)
+    check_positive(name, value)
     return float(value)
 
 

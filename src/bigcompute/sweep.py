@@ -22,7 +22,7 @@ import numpy as np
 
 from . import catalog, counts, hardware, memory, timing
 from .configs import RECOMPUTE, TransformerConfig
-from .errors import check_choice, fail
+from .errors import check_choice, check_fraction, fail
 
 __all__ = ["SIZE_FIELDS", "transformer_sweep"]
 
@@ -40,10 +40,19 @@ class _ConfigArray(TransformerConfig):
         pass
 
 
+def _numbers(name: str, value) -> np.ndarray:
+    """``value`` as a float64 array, refused unless it holds numbers: np.asarray would read
+    "8" as 8 and True as 1."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "iuf":
+        fail(name, value, "a positive integer or an array of them")
+    return array.astype(np.float64)
+
+
 def _sizes(base: TransformerConfig, given: dict) -> dict[str, np.ndarray]:
     """The size arrays: given ones as float64, the rest derived from the base as
     TransformerConfig would (d_ff keeps the base's ratio to d_model, n_kv_heads its group)."""
-    sizes = {k: np.asarray(v, dtype=np.float64) for k, v in given.items() if v is not None}
+    sizes = {k: _numbers(k, v) for k, v in given.items() if v is not None}
     d_model = sizes.get("d_model", np.float64(base.d_model))
     n_heads = sizes.get("n_heads", np.float64(base.n_heads))
     if "d_ff" not in sizes:
@@ -87,7 +96,8 @@ def transformer_sweep(base, *, n_layers=None, d_model=None, n_heads=None, n_kv_h
 
     ``base``: a TransformerConfig or catalogue name giving everything but the sizes. The
     sizes, ``batch`` and ``seq`` may be scalars or arrays; they broadcast together (numpy
-    rules). Returns arrays of the broadcast shape:
+    rules). ``seq`` is one the base can take (`counts.check_seq`): a ViT's is its own
+    (None or n_patches + 1). Returns arrays of the broadcast shape:
 
     params            counts.param_count
     forward_flops     counts.flops(..., "forward", attention=, recompute=)
@@ -101,17 +111,20 @@ def transformer_sweep(base, *, n_layers=None, d_model=None, n_heads=None, n_kv_h
     """
     cfg = catalog.model(base)
     if not isinstance(cfg, TransformerConfig):
-        fail("base", cfg, "a TransformerConfig or the catalogue name of one")
+        fail("base", counts._shown(base), "a TransformerConfig or the catalogue name of one")
     check_choice("recompute", recompute, RECOMPUTE)
+    check_choice("attention", attention, counts._ATTENTIONS)
+    check_fraction("mfu", mfu)
     sizes = _sizes(cfg, {"n_layers": n_layers, "d_model": d_model, "n_heads": n_heads,
                          "n_kv_heads": n_kv_heads, "d_ff": d_ff})
     seq = counts.default_seq(cfg) if seq is None else seq
-    arrays = np.broadcast_arrays(*sizes.values(), np.asarray(batch, dtype=np.float64),
-                                 np.asarray(seq, dtype=np.float64))
+    arrays = np.broadcast_arrays(*sizes.values(), _numbers("batch", batch), _numbers("seq", seq))
     shape = arrays[0].shape
     flat = dict(zip(sizes, (a.ravel() for a in arrays[:-2])))
     batch_flat, seq_flat = arrays[-2].ravel(), arrays[-1].ravel()
     _check(flat, batch_flat, seq_flat, _own_head_dim(cfg))
+    for s in np.unique(seq_flat):  # the sizes that vary do not change which seq a model takes
+        counts.check_seq(cfg, int(s))
 
     names = ["params", "forward_flops", "train_flops", "activation_bytes", "memory_bytes"]
     out = {name: np.empty(batch_flat.size) for name in names}
@@ -144,8 +157,12 @@ def _flop_sums(terms, recompute) -> tuple:
 
 
 def _evaluate(grid, batch, seq, precision, optimizer, attention, recompute) -> dict:
-    params = counts.transformer_params(grid)
-    terms = counts.flop_terms(grid, batch, seq, attention=attention)
+    # counts' unchecked twins, which its public functions call after their checks: those
+    # checks are for one scalar config, and any that reads a size (as check_tp reads n_heads)
+    # has no single truth value on this config's arrays; transformer_sweep has checked every
+    # element itself (_check, check_seq), so the twins are all that is needed here
+    params = counts._transformer_params(grid)
+    terms = counts._flop_terms(grid, batch, seq, attention)
     forward, backward = _flop_sums(terms, recompute)
     acts = memory.activation_bytes(grid, batch, seq, precision, attention, recompute)
     states = memory.model_state_bytes(params, precision, optimizer)

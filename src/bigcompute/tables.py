@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from . import catalog, hardware
 from .counts import param_count
-from .errors import check_choice
+from .errors import check_bool, check_choice, fail
 from .precision import PEAK_COLUMNS, PEAK_DTYPES
 from .units import format_count
 
@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 EMPTY = "\u2014"  # an em dash for a missing value
+FORMATS = ("html", "markdown")  # what the catalogue tables render to
 _URL = re.compile(r"https?://[^\s)<>\"']+")
 _TRAILING = ".,;:"  # punctuation that ends a sentence, not the URL
 
@@ -59,6 +60,10 @@ class Column:
     fmt: str | Callable | None = None
     align: str | None = None
     html: bool = False
+
+    def __post_init__(self):
+        check_choice("align", self.align, (None, "left", "right"))
+        check_bool("html", self.html)
 
     @property
     def title(self) -> str:
@@ -89,7 +94,6 @@ def format_cell(value, fmt: str | Callable | None = None) -> str:
 
 def _align(column: Column, rows) -> str:
     if column.align:
-        check_choice("align", column.align, ("left", "right"))
         return column.align
     values = [r.get(column.key) for r in rows if r.get(column.key) not in (None, "")]
     return "right" if values and all(_is_number(v) for v in values) else "left"
@@ -97,6 +101,8 @@ def _align(column: Column, rows) -> str:
 
 def link_urls(text: str) -> str:
     """HTML-escape ``text`` and turn every http(s) URL in it into a link."""
+    if not isinstance(text, str):
+        fail("text", text, "a string")
     out, last = [], 0
     for m in _URL.finditer(text):
         url = m.group(0).rstrip(_TRAILING)
@@ -170,7 +176,6 @@ def markdown_table(rows: list[dict], columns: list[Column]) -> str:
 
 
 def _render(rows, columns, fmt, caption):
-    check_choice("fmt", fmt, ("html", "markdown"))
     if fmt == "html":
         return html_table(rows, columns, caption=caption)
     return markdown_table(rows, [Column(c.key, c.header, c.fmt, c.align) for c in columns])
@@ -227,6 +232,8 @@ def hardware_columns(with_source: bool = True, short: bool = False) -> list[Colu
     ridge point and efficiency, and the datasheet. ``short`` (chapter 2.2's table) leaves
     out what the book derives (ridge point, efficiency) and links each row to its
     datasheet, the whole source note in the link's tooltip."""
+    check_bool("with_source", with_source)
+    check_bool("short", short)
     cols = [
         Column("name", "key"), Column("full_name", "device"), Column("kind"),
         Column("year", fmt="d"),
@@ -253,6 +260,9 @@ def hardware_catalogue_table(fmt: str = "html", with_source: bool = True,
                              short: bool = False) -> str:
     """Appendix A's table, every device of data/hardware.csv with its datasheet (``short``:
     chapter 2.2's, without the derived columns; see `hardware_columns`)."""
+    check_choice("fmt", fmt, FORMATS)
+    check_bool("with_source", with_source)
+    check_bool("short", short)
     return _render(hardware_catalogue_rows(), hardware_columns(with_source, short), fmt,
                    "Dense peaks (no sparsity); GB = 10^9 bytes as the datasheets print them.")
 
@@ -287,6 +297,7 @@ def _count(value) -> str:
 
 def model_columns(with_source: bool = True) -> list[Column]:
     """The columns of appendix B: shape, published and computed parameters, tokens, paper."""
+    check_bool("with_source", with_source)
     cols = [
         Column("name", "key"), Column("year", fmt="d"), Column("arch"),
         Column("layers", align="right"), Column("d_model"), Column("heads", align="right"),
@@ -306,6 +317,8 @@ def model_columns(with_source: bool = True) -> list[Column]:
 
 def model_catalogue_table(fmt: str = "html", with_source: bool = True) -> str:
     """Appendix B's table, every model of data/models.yaml with its paper."""
+    check_choice("fmt", fmt, FORMATS)
+    check_bool("with_source", with_source)
     rows = model_catalogue_rows()
     for row in rows:
         row["paper_link"] = (f'<a href="{html.escape(row["url"], quote=True)}">'

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from . import catalog, counts, hardware, memory
 from .counts import transformer_config
-from .errors import (check_finite_positive, check_fraction, check_non_negative,
+from .errors import (check_bool, check_fraction, check_non_negative, check_positive,
                      check_positive_int, fail)
 from .precision import bytes_per_element
 
@@ -87,11 +87,14 @@ def roofline_time(flops: float, bytes_moved: float, device, dtype: str = "bf16",
     Williams, Waterman & Patterson (2009), "Roofline: an insightful visual performance model".
     ``compute_efficiency`` and ``bandwidth_efficiency`` (fractions in (0, 1]) scale the two
     roofs down to what a real kernel reaches; at 1.0 this is the ideal lower bound.
+    Every operation moves some bytes (it reads its operands), so ``bytes_moved`` is positive
+    and the arithmetic intensity flops / bytes_moved finite.
     """
     check_non_negative("flops", flops)
     check_non_negative("bytes_moved", bytes_moved)
-    if flops == 0 and bytes_moved == 0:
-        fail("flops", flops, "a positive number when bytes_moved is 0 (there is no work)")
+    if bytes_moved == 0:
+        fail("bytes_moved", bytes_moved, "a positive number: an operation reads its operands "
+             "(with no bytes the arithmetic intensity flops / bytes_moved is infinite)")
     check_fraction("compute_efficiency", compute_efficiency)
     check_fraction("bandwidth_efficiency", bandwidth_efficiency)
     dev = hardware.device(device)
@@ -114,7 +117,7 @@ def matmul_cost(m: int, n: int, k: int, dtype_bytes: float = 2) -> MatmulCost:
     """
     for name, value in (("m", m), ("n", n), ("k", k)):
         check_positive_int(name, value)
-    check_finite_positive("dtype_bytes", dtype_bytes)
+    check_positive("dtype_bytes", dtype_bytes)
     return MatmulCost(2 * m * n * k, (m * k + k * n + m * n) * dtype_bytes)
 
 
@@ -137,7 +140,7 @@ def training_time(flops: float, device, n_devices: int = 1, mfu: float = 0.4,
     ``mfu`` is the fraction of peak the run achieves on the FLOPs you count: the model FLOPs
     (6ND) for MFU; include recomputation in ``flops`` if ``mfu`` is a hardware utilisation.
     """
-    check_finite_positive("flops", flops)
+    check_positive("flops", flops)
     check_positive_int("n_devices", n_devices)
     check_fraction("mfu", mfu)
     return flops / (n_devices * hardware.device(device).peak_flops(dtype) * mfu)
@@ -146,17 +149,27 @@ def training_time(flops: float, device, n_devices: int = 1, mfu: float = 0.4,
 def training_tokens_per_second(flops_per_token: float, device, n_devices: int = 1,
                                mfu: float = 0.4, dtype: str = "bf16") -> float:
     """Tokens per second at a given MFU: n_devices x peak x mfu / flops_per_token."""
-    check_finite_positive("flops_per_token", flops_per_token)
+    check_positive("flops_per_token", flops_per_token)
     check_positive_int("n_devices", n_devices)
     check_fraction("mfu", mfu)
     return n_devices * hardware.device(device).peak_flops(dtype) * mfu / flops_per_token
 
 
 def _utilisation(tokens_per_s, flops_per_token, device, n_devices, dtype, what) -> float:
-    check_finite_positive("tokens_per_s", tokens_per_s)
-    check_finite_positive(what, flops_per_token)
+    """tokens_per_s x flops_per_token / (n_devices x peak), refused above 1: no run does more
+    than its devices' peak, so a higher figure means the inputs are inconsistent."""
+    check_positive("tokens_per_s", tokens_per_s)
+    check_positive(what, flops_per_token)
     check_positive_int("n_devices", n_devices)
-    return tokens_per_s * flops_per_token / (n_devices * hardware.device(device).peak_flops(dtype))
+    dev = hardware.device(device)
+    peak = n_devices * dev.peak_flops(dtype)
+    utilisation = tokens_per_s * flops_per_token / peak
+    if utilisation > 1 + 1e-9:  # beyond rounding
+        fail("tokens_per_s", tokens_per_s,
+             f"at most {peak / flops_per_token:.4g} with {what}={flops_per_token:.4g} on "
+             f"n_devices={n_devices} x {dev.name} ({dtype}): that is the devices' peak, and "
+             f"these inputs give a utilisation of {utilisation:.3g} (above 1: inconsistent)")
+    return min(utilisation, 1.0)
 
 
 def mfu(tokens_per_s: float, flops_per_token: float, device, n_devices: int = 1,
@@ -167,7 +180,8 @@ def mfu(tokens_per_s: float, flops_per_token: float, device, n_devices: int = 1,
 
     ``flops_per_token`` counts only the model's forward and backward FLOPs (6N, or 6N + 12LHQT
     with attention: `counts.flops_palm`), never recomputation, so MFU compares systems fairly.
-    The result is a fraction; above 1 means the inputs are inconsistent.
+    The result is a fraction: inputs that give more than 1 (more than the devices' peak)
+    are inconsistent, and refused, naming ``tokens_per_s``.
     """
     return _utilisation(tokens_per_s, flops_per_token, device, n_devices, dtype,
                         "flops_per_token")
@@ -196,7 +210,7 @@ def expected_experts_touched(n_experts: int, top_k: int, tokens: int) -> float:
     """
     check_positive_int("n_experts", n_experts)
     check_positive_int("top_k", top_k)
-    check_positive_int("tokens", tokens)
+    check_positive("tokens", tokens)
     if top_k > n_experts:
         fail("top_k", top_k, f"at most n_experts={n_experts}")
     return n_experts * (1.0 - (1.0 - top_k / n_experts) ** tokens)
@@ -207,6 +221,7 @@ def decode_step_params(cfg, active: bool = True) -> int:
     experts per layer). An encoder-decoder's step runs the decoder alone: the encoder's
     parameters are not used, and neither are the cross-attention key and value projections,
     whose outputs for the encoder's memory are computed once, at prefill, and cached."""
+    check_bool("active", active)
     cfg = catalog.model(cfg)
     experts = cfg.top_k if active and getattr(cfg, "is_moe", False) else None
     n = counts.active_param_count(cfg) if active else counts.param_count(cfg)
@@ -243,6 +258,8 @@ def weight_bytes_read(cfg, tokens: int, dtype: str = "bf16", decode: bool = Fals
     only ``tokens`` rows: an overestimate of vocab x d_model bytes for untied embeddings, 2%
     of Llama-2-7B).
     """
+    check_positive("tokens", tokens)
+    check_bool("decode", decode)
     cfg = catalog.model(cfg)
     total = decode_step_params(cfg, active=False) if decode else counts.param_count(cfg)
     per_element = bytes_per_element(dtype)
@@ -276,13 +293,14 @@ def prefill_roofline(cfg, device, batch: int, prompt_len: int, dtype: str = "bf1
     """
     cfg = _decoder(cfg)
     check_positive_int("batch", batch)
-    check_positive_int("prompt_len", prompt_len)
+    prompt_len = counts.check_seq(cfg, prompt_len, "prompt_len")
     check_fraction("mfu", mfu)
     check_fraction("bandwidth_efficiency", bandwidth_efficiency)
+    memory._check_kv_dtype(kv_dtype)
     dev = hardware.device(device)
     flops = counts.flops(cfg, batch, prompt_len, "forward", causal_halving=True)
     bytes_moved = (weight_bytes_read(cfg, batch * prompt_len, dtype)
-                   + memory.kv_cache_bytes(cfg, batch, prompt_len, kv_dtype or dtype))
+                   + memory._kv_cache_bytes(cfg, batch, prompt_len, kv_dtype or dtype))
     return _roofline(flops, bytes_moved, dev.peak_flops(dtype) * mfu,
                      dev.bandwidth_bytes_per_s * bandwidth_efficiency)
 
@@ -305,14 +323,14 @@ def _decode_terms(cfg, batch, dtype, kv_dtype):
     # Attention against the cache: QK^T and AV, 2 FLOPs per multiply-add, per cached token.
     attn_flops_per_context = 2 * 2 * batch * cfg.n_layers * cfg.n_heads * cfg.head_dim
     # The cache is linear in its length: two points give its slope and any constant part.
-    kv_1 = memory.kv_cache_bytes(cfg, batch, 1, kv_dtype or dtype)
-    kv_2 = memory.kv_cache_bytes(cfg, batch, 2, kv_dtype or dtype)
+    kv_1 = memory._kv_cache_bytes(cfg, batch, 1, kv_dtype or dtype)
+    kv_2 = memory._kv_cache_bytes(cfg, batch, 2, kv_dtype or dtype)
     flops = 2 * decode_step_params(cfg) * batch
     bytes_ = weight_bytes_read(cfg, batch, dtype, decode=True) + kv_1 - (kv_2 - kv_1)
     memory_len = encoder_memory_len(cfg)
     if memory_len:  # cross-attention to the encoder's cached keys and values
         flops += attn_flops_per_context * memory_len
-        bytes_ += memory.kv_cache_bytes(cfg, batch, memory_len, kv_dtype or dtype)
+        bytes_ += memory._kv_cache_bytes(cfg, batch, memory_len, kv_dtype or dtype)
     return flops, attn_flops_per_context, bytes_, kv_2 - kv_1
 
 
@@ -336,9 +354,10 @@ def decode_step_roofline(cfg, device, batch: int, context: int, dtype: str = "bf
     """
     cfg = _decoder(cfg)
     check_positive_int("batch", batch)
-    check_positive_int("context", context)
+    context = counts.check_seq(cfg, context, "context")
     check_fraction("bandwidth_efficiency", bandwidth_efficiency)
     check_fraction("compute_efficiency", compute_efficiency)
+    memory._check_kv_dtype(kv_dtype)
     dev = hardware.device(device)
     f0, f1, b0, b1 = _decode_terms(cfg, batch, dtype, kv_dtype)
     return _roofline(f0 + f1 * context, b0 + b1 * context,
@@ -364,21 +383,49 @@ def decode_throughput(cfg, device, batch: int, context: int, dtype: str = "bf16"
                                          bandwidth_efficiency, compute_efficiency, kv_dtype)
 
 
+def _sum_of_max(a0, a1, b0, b1, start: int, n: int) -> float:
+    """The sum over c = start, ..., start + n - 1 of max(a0 + a1 c, b0 + b1 c), in closed
+    form: each line wins on one side of where they cross, and a line sums as a series."""
+    def series(x0, x1, lo, count):  # sum of x0 + x1 c over c = lo, ..., lo + count - 1
+        return count * x0 + x1 * (count * lo + count * (count - 1) / 2) if count > 0 else 0.0
+
+    end = start + n
+    d0, d1 = a0 - b0, a1 - b1  # a - b = d0 + d1 c
+    if d1 == 0:
+        return series(a0, a1, start, n) if d0 >= 0 else series(b0, b1, start, n)
+    cross = -d0 / d1
+    if d1 > 0:  # b up to the crossing, a from it
+        k = min(max(math.ceil(cross), start), end)
+        return series(b0, b1, start, k - start) + series(a0, a1, k, end - k)
+    k = min(max(math.floor(cross) + 1, start), end)  # a up to the crossing, b after it
+    return series(a0, a1, start, k - start) + series(b0, b1, k, end - k)
+
+
 def generation_time(cfg, device, batch: int, prompt_len: int, new_tokens: int,
                     dtype: str = "bf16", mfu: float = 0.5, bandwidth_efficiency: float = 1.0,
                     compute_efficiency: float = 1.0, kv_dtype: str | None = None) -> float:
     """Seconds to prefill ``prompt_len`` tokens and then decode ``new_tokens`` more for each of
     ``batch`` sequences: `prefill_time` + the decode steps at contexts prompt_len, ...,
-    prompt_len + new_tokens - 1."""
+    prompt_len + new_tokens - 1 (each a roofline, summed in closed form). The whole sequence,
+    prompt_len + new_tokens, must be one the model can take (`counts.check_seq`)."""
+    cfg = _decoder(cfg)
+    prompt_len = counts.check_seq(cfg, prompt_len, "prompt_len")
     check_positive_int("new_tokens", new_tokens)
+    counts.check_seq(cfg, prompt_len + new_tokens, "prompt_len + new_tokens")
+    check_fraction("compute_efficiency", compute_efficiency)
     prefill = prefill_time(cfg, device, batch, prompt_len, dtype, mfu, bandwidth_efficiency,
                            kv_dtype)
-    cfg = _decoder(cfg)
-    check_fraction("compute_efficiency", compute_efficiency)
     dev = hardware.device(device)
     flops_per_s = dev.peak_flops(dtype) * compute_efficiency
     bytes_per_s = dev.bandwidth_bytes_per_s * bandwidth_efficiency
     f0, f1, b0, b1 = _decode_terms(cfg, batch, dtype, kv_dtype)
-    decode = sum(max((f0 + f1 * c) / flops_per_s, (b0 + b1 * c) / bytes_per_s)
-                 for c in range(prompt_len, prompt_len + new_tokens))
-    return prefill + decode
+    try:
+        decode = _sum_of_max(f0 / flops_per_s, f1 / flops_per_s, b0 / bytes_per_s,
+                             b1 / bytes_per_s, prompt_len, new_tokens)
+    except OverflowError:  # a count of steps too large for a float
+        decode = math.inf
+    total = prefill + decode
+    if not math.isfinite(total):
+        fail("new_tokens", new_tokens, f"fewer: so many decode steps after a {prompt_len}-"
+             "token prompt take longer than a float can hold")
+    return total

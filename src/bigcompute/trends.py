@@ -19,12 +19,23 @@ from __future__ import annotations
 import csv
 import functools
 import math
+import numbers
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .counts import flops_6nd
-from .errors import check_choice, fail
+from .errors import (
+    check_bool,
+    check_choice,
+    check_finite,
+    check_non_negative_int,
+    check_open_fraction,
+    check_positive,
+    check_positive_int,
+    fail,
+)
 
 __all__ = [
     "DOMAINS",
@@ -78,6 +89,24 @@ def _number(text: str) -> float | None:
     return float(text) if text.strip() else None
 
 
+def _sequence(name: str, values) -> list:
+    """``values`` as a list; a string or a single number is refused, naming ``name``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        fail(name, values, "a sequence (a list or tuple)")
+    return list(values)
+
+
+def _check_years(years) -> None:
+    """An inclusive (first, last) pair of years."""
+    pair = _sequence("years", years)
+    if len(pair) != 2:
+        fail("years", years, "a (first, last) pair of years")
+    for i, year in enumerate(pair):
+        check_finite(f"years[{i}]", year)
+    if pair[0] > pair[1]:
+        fail("years", years, "a (first, last) pair with first <= last")
+
+
 @functools.lru_cache(maxsize=1)
 def notable_models() -> tuple[NotableModel, ...]:
     """The notable-models dataset, read once and validated (domain, source kind, numbers)."""
@@ -107,13 +136,12 @@ def select(rows=None, domains=None, years: tuple[int, int] | None = None,
     only those with a training-FLOPs figure unless ``with_flops`` is False."""
     rows = notable_models() if rows is None else rows
     if domains is not None:
-        domains = [domains] if isinstance(domains, str) else list(domains)
+        domains = [domains] if isinstance(domains, str) else _sequence("domains", domains)
         for d in domains:
             check_choice("domain", d, DOMAINS)
     if years is not None:
-        lo, hi = years
-        if lo > hi:
-            fail("years", years, "a (first, last) pair with first <= last")
+        _check_years(years)
+    check_bool("with_flops", with_flops)
     out = []
     for r in rows:
         if domains is not None and r.domain not in domains:
@@ -171,10 +199,8 @@ def student_t_quantile(p: float, df: float) -> float:
 
     Inverts the t distribution's CDF, I_{df/(df+t^2)}(df/2, 1/2) / 2 in each tail, by
     bisection: exact to about 1e-10, with no scipy."""
-    if not 0.0 < p < 1.0:
-        fail("p", p, "a probability strictly between 0 and 1")
-    if not df > 0:
-        fail("df", df, "a positive number of degrees of freedom")
+    check_open_fraction("p", p)
+    check_positive("df", df)
     if p == 0.5:
         return 0.0
     if p < 0.5:
@@ -260,12 +286,16 @@ class DoublingFit:
 
 def _as_lists(years, flops) -> tuple[list[float], list[float]]:
     """Years and log2(FLOPs) as lists of floats, checked."""
+    years, flops = _sequence("years", years), _sequence("flops", flops)
+    for i, v in enumerate(years):
+        check_finite(f"years[{i}]", v)
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+               and math.isfinite(v) and v > 0 for v in flops):
+        fail("flops", flops, "positive, finite FLOP counts")
     x = [float(v) for v in years]
     f = [float(v) for v in flops]
     if len(x) != len(f):
         fail("years/flops", (len(x), len(f)), "two 1-D sequences of the same length")
-    if not all(math.isfinite(v) and v > 0 for v in f):
-        fail("flops", flops, "positive, finite FLOP counts")
     if len(x) < 3:
         fail("number of models", len(x), "at least 3 (a line and its uncertainty need n - 2 > 0)")
     if min(x) == max(x):
@@ -290,8 +320,7 @@ def fit_doubling_time(years, flops, confidence: float = 0.95) -> DoublingFit:
         s² = sum(residuals²) / (n - 2),  doubling time = 1 / slope years.
 
     Pure Python (no numpy), so that the trend explorer also runs in a browser."""
-    if not 0 < confidence < 1:
-        fail("confidence", confidence, "a number strictly between 0 and 1")
+    check_open_fraction("confidence", confidence)
     x, y = _as_lists(years, flops)
     n = len(x)
     slope, intercept, sxx = _least_squares_slope(x, y)
@@ -322,8 +351,9 @@ def bootstrap_doubling_time(years, flops, n_resamples: int = 2000, confidence: f
     ``n_resamples`` resamples of the models (drawn with replacement, Python's seeded
     `random.Random`) and take the central ``confidence`` share of 12 / slope. Resamples that
     fall in a single year are redrawn."""
-    if not 0 < confidence < 1:
-        fail("confidence", confidence, "a number strictly between 0 and 1")
+    check_positive_int("n_resamples", n_resamples)
+    check_open_fraction("confidence", confidence)
+    check_non_negative_int("seed", seed)
     x, y = _as_lists(years, flops)
     rng = random.Random(seed)
     n = len(x)
@@ -354,7 +384,10 @@ def fit_selection(domains, years) -> TrendSelection:
     """The notable models in ``domains`` and the inclusive ``years`` range, their least-squares
     doubling time (`fit_doubling_time`) and its bootstrap interval. Raises ValueError when
     fewer than 3 models in at least two different years are selected."""
-    rows = select(domains=list(domains), years=tuple(years))
+    if domains is None:
+        fail("domains", domains, "a domain or a list of domains among " + ", ".join(DOMAINS))
+    _check_years(years)
+    rows = select(domains=domains, years=tuple(years))
     x = [r.year for r in rows]
     y = [r.training_flops for r in rows]
     return TrendSelection(rows, fit_doubling_time(x, y), bootstrap_doubling_time(x, y))
@@ -362,9 +395,18 @@ def fit_selection(domains, years) -> TrendSelection:
 
 def endpoint_doubling_time(year0: float, flops0: float, year1: float, flops1: float) -> float:
     """The naive estimate from two models only: (year1 - year0) / log2(flops1 / flops0) years.
-    It has no uncertainty attached and changes with the pair chosen."""
-    if year1 == year0 or flops1 <= 0 or flops0 <= 0:
-        fail("endpoints", (year0, flops0, year1, flops1), "two models in different years")
+    It has no uncertainty attached and changes with the pair chosen. The later model
+    (``year1`` after ``year0``) must have the larger compute (``flops1`` above ``flops0``):
+    compute that does not grow has no doubling time."""
+    check_finite("year0", year0)
+    check_positive("flops0", flops0)
+    check_finite("year1", year1)
+    check_positive("flops1", flops1)
+    if not year1 > year0:
+        fail("year1", year1, f"a year after year0={year0!r}")
+    if not flops1 > flops0:
+        fail("flops1", flops1, f"more than flops0={flops0!r} (compute that does not grow "
+             "has no doubling time)")
     return (year1 - year0) / math.log2(flops1 / flops0)
 
 
@@ -392,7 +434,7 @@ def six_nd_checks(rows=None, kinds: tuple[str, ...] = ("published",)) -> list[Si
     """6ND for every row whose FLOPs figure is of one of ``kinds`` and which gives both N and
     D — the rows where 6ND can check an independently published number."""
     rows = notable_models() if rows is None else rows
-    for k in kinds:
+    for k in _sequence("kinds", kinds):
         check_choice("kind", k, SOURCE_KINDS)
     out = []
     for r in rows:

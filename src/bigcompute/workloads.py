@@ -27,9 +27,10 @@ from importlib import resources
 import yaml
 
 from . import catalog, counts, energy, hardware, timing, units
-from .errors import check_choice, check_fraction, check_positive_int, fail, unknown_name
+from .errors import (check_choice, check_fraction, check_name, check_non_negative,
+                     check_positive_int, fail, unknown_name)
 from .memory import inference_memory
-from .precision import bytes_per_element
+from .precision import COMPUTE_DTYPES, bytes_per_element
 from .trends import notable_models
 
 __all__ = ["DOMAINS", "SERVING_KINDS", "TRAINING_KINDS", "Workload", "WorkloadProfile",
@@ -124,6 +125,7 @@ def workload(key: str | Workload) -> Workload:
     """A workload by key; ValueError listing close matches if unknown."""
     if isinstance(key, Workload):
         return key
+    check_name("key", key)
     table = _load()
     if key not in table:
         raise unknown_name("workload", key, table)
@@ -195,9 +197,7 @@ def serving_seconds(key, device="h100-sxm", batch: int = 32, dtype: str = "bf16"
     Published times are used as published, and only on the device they were measured on.
     A generator's weights and KV cache must fit in the device's memory (ValueError if not)."""
     w = workload(key)
-    check_positive_int("batch", batch)
-    check_fraction("mfu", mfu)
-    dev = hardware.device(device)
+    dev = _check_serving(device, batch, dtype, mfu)
     kind = w.serving["kind"]
     if kind == "published_time":
         measured = w.published["measured_device"]
@@ -225,6 +225,18 @@ def serving_seconds(key, device="h100-sxm", batch: int = 32, dtype: str = "bf16"
     return r.seconds / batch, r.bound, f"roofline of one forward pass, batch {batch}"
 
 
+def _check_serving(device, batch, dtype, mfu, price_per_device_hour=None):
+    """The serving arguments checked (the same way by `serving_seconds`, `profile` and
+    `profiles`); returns the `hardware.Device`."""
+    dev = hardware.device(device)
+    check_positive_int("batch", batch)
+    check_choice("dtype", dtype, COMPUTE_DTYPES)
+    check_fraction("mfu", mfu)
+    if price_per_device_hour is not None:
+        check_non_negative("price_per_device_hour", price_per_device_hour)
+    return dev
+
+
 def profile(key, device="h100-sxm", batch: int = 32, dtype: str = "bf16", mfu: float = 0.5,
             price_per_device_hour: float | None = None) -> WorkloadProfile:
     """The whole profile of a workload on a device: see the module docstring.
@@ -232,7 +244,7 @@ def profile(key, device="h100-sxm", batch: int = 32, dtype: str = "bf16", mfu: f
     ``price_per_device_hour`` in dollars (None: no money figure). Energy counts the device's
     TDP for its busy time (an upper bound on the device alone: no host, no cooling)."""
     w = workload(key)
-    dev = hardware.device(device)
+    dev = _check_serving(device, batch, dtype, mfu, price_per_device_hour)
     seconds, bound, how = serving_seconds(w, dev, batch, dtype, mfu)
     cost = None
     if price_per_device_hour is not None:
@@ -251,6 +263,7 @@ def profiles(device="h100-sxm", batch: int = 32, dtype: str = "bf16", mfu: float
              price_per_device_hour: float | None = None) -> dict[str, WorkloadProfile | str]:
     """`profile` of every workload; a workload that cannot run on ``device`` maps to the
     message saying why (AlphaFold 2 has a published V100 time only)."""
+    device = _check_serving(device, batch, dtype, mfu, price_per_device_hour)
     out: dict[str, WorkloadProfile | str] = {}
     for key in workloads():
         try:
