@@ -18,7 +18,10 @@ import signal
 
 import pytest
 
-from bigcompute.configs import AttentionConfig, CNNConfig, LSTMConfig
+import numpy as np
+
+from bigcompute.configs import AttentionConfig, CNNConfig, LSTMConfig, MLPConfig
+from bigcompute.tables import Column
 
 # The estimates: every module outside lab/, plots/, widgets/, explorers/, coursework/ and
 # validation/ (those are fuzzed through the functions they call), and errors (the checks).
@@ -58,9 +61,12 @@ VALID = {
     "run_id": "patterson-gpt3-days", "run_or_id": "patterson-gpt3-days",
     "sizes": (64, 32, 10), "hidden_size": 64, "peak_flops_by_dtype": {"bf16": 1e15},
     "memory_bytes": 80e9, "image_size": 32, "patch_size": 8, "in_channels": 3, "width": 16,
-    "n_classes": 10, "digits": 3, "kernel_size": 3, "stride": 1, "padding": 1, "vocab_size": 1000,
+    "n_classes": 10, "digits": 3, "gap": 2, "kinds": ("published",), "domains": ("language",),
+    "years": (2018, 2022), "kernel_size": 3, "stride": 1, "padding": 1, "vocab_size": 1000,
     "max_seq_len": 1024, "n_kv_heads": 8, "d_ff": 11008, "input_size": 10,
 }
+YEAR_FLOPS = [1e20, 4e20, 1.6e21, 6.4e21]  # doubling every year
+ARRAY = np.ones(4)
 PER_FUNCTION = {
     "counts.resnet_params": {"cfg": "resnet-50"}, "counts.resnet_forward_flops": {"cfg": "resnet-50"},
     "counts.cnn_params": {"cfg": CNNConfig()}, "counts.lstm_params": {"cfg": LSTMConfig(64, input_size=10, n_outputs=10)},
@@ -68,6 +74,20 @@ PER_FUNCTION = {
     "configs.CNNConfig": {"hidden": (32,)}, "configs.LSTMConfig": {"embed_dim": 16},
     "counts.check_seq": {"name": "seq"}, "counts.transformer_matmul_shapes": {"tokens": 2048},
     "counts.flops_megatron": {"recompute": True}, "hardware.device": {"name": "h100-sxm"},
+    "counts.simple_flop_terms": {"cfg": MLPConfig((64, 32, 10))},
+    "memory.simple_activation_bytes": {"cfg": MLPConfig((64, 32, 10)), "loss": "ce"},
+    "trends.fit_doubling_time": {"years": [2016, 2018, 2020, 2022], "flops": YEAR_FLOPS},
+    "trends.bootstrap_doubling_time": {"years": [2016, 2018, 2020, 2022],
+                                       "flops": YEAR_FLOPS},
+    "trends.select": {"domains": ("language",), "years": (2018, 2022)},
+    "trends.fit_selection": {"domains": ("language",), "years": (2016, 2024)},
+    "trends.six_nd_checks": {"kinds": ("published",)},
+    **{f"tables.{name}": {"rows": [{"a": 1, "b": "x"}], "columns": [Column("a"), Column("b")]}
+       for name in ("html_table", "text_table", "markdown_table")},
+    "tables.key_value_html": {"rows": [("a", "1")]},
+    **{f"optim_cost.{name}": {"params": ARRAY, "grads": ARRAY / 10, "m": ARRAY * 0,
+                              "v": ARRAY * 0, "velocity": ARRAY * 0, "t": 1, "lr": 1e-3}
+       for name in ("adam_step", "adam_step_seed004", "momentum_step", "sgd_step")},
 
     "units.parse_bytes": {"text": "80GiB"}, "units.parse_flops": {"text": "1e21"},
     "units.format_share": {"part": 1.0, "total": 4.0},
@@ -84,26 +104,18 @@ PER_FUNCTION = {
     "reliability.checkpoint_plan": {"n_devices": 16384},
 }
 # Keyword arguments the fuzz does not replace one by one (their own tests cover them).
-NOT_FUZZED_PARAMETERS = {"kwargs", "training_kwargs", "rows", "columns", "row_style",
-                         "caption", "css_class", "others", "gap", "value"}
-# Functions that take no arguments or whose arguments are not numbers and names (numpy
-# arrays, rows of tables, published-run dicts): their own tests cover them.
+NOT_FUZZED_PARAMETERS = {"kwargs", "training_kwargs", "row_style", "caption", "css_class",
+                         "others", "value"}
+# Functions whose arguments are not numbers and names: their own tests cover them.
 NOT_FUZZED = {
-    "hardware.devices", "hardware.catalogue_rows", "catalog.models", "catalog.catalogue_rows",
-    "published.runs", "published.reproductions", "reference_figures.figures",
-    "reference_figures.sources", "workloads.workloads", "tables.hardware_catalogue_rows",
-    "tables.model_catalogue_rows", "optim_cost.adam_step", "optim_cost.adam_step_seed004",
-    "optim_cost.momentum_step", "optim_cost.sgd_step", "published.pf_days_6nd",
-    "published.training_days", "published.mfu", "published.hfu", "published.energy_co2",
-    "published.training_cost", "published.chinchilla_optimal", "published.zero_memory",
-    "trends.bootstrap_doubling_time", "trends.fit_doubling_time", "trends.select",
-    "trends.six_nd_checks", "trends.fit_selection", "tables.format_cell", "tables.html_table",
-    "tables.key_value_html", "tables.text_table", "tables.markdown_table",
-    "counts.flop_terms", "counts.simple_flop_terms", "memory.simple_activation_bytes",
-    "counts.transformer_config",
+    "tables.format_cell",  # formats any value: nothing it takes is bad
 }
 # Results that may be negative by their nature.
-SIGNED = {"units.time_unit", "scaling.kaplan_optimal"}
+SIGNED = {"units.time_unit", "scaling.kaplan_optimal", "optim_cost.adam_step",
+          "optim_cost.adam_step_seed004", "optim_cost.momentum_step", "optim_cost.sgd_step",
+          "trends.fit_doubling_time", "trends.fit_selection", "tables.model_catalogue_rows"}
+# (updated parameters, a fit's intercept, a computed count's difference from the published
+# one may all be negative)
 
 
 def _bad_values(valid):
@@ -117,7 +129,9 @@ def _bad_values(valid):
         return bad + ([1.5, 0.0] if 0 < valid < 1 else [0.0, 1e300])
     if isinstance(valid, str):
         return ["", "no-such-thing", 3, None]
-    return [None, 3]
+    if isinstance(valid, (list, tuple)):
+        return [None, 3, type(valid)(), type(valid)([float("nan")] * len(valid))]
+    return [None, 3, "abc"]
 
 
 def _public_callables():

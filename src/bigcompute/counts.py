@@ -20,6 +20,7 @@ from dataclasses import dataclass, is_dataclass
 
 from .catalog import model
 from .configs import (
+    ATTENTIONS,
     RECOMPUTE,
     RELATIVE_BUCKETS,
     SEQUENCE_STEPS,
@@ -46,7 +47,6 @@ __all__ = [
 ]
 
 PASSES = ("forward", "backward", "train")
-_ATTENTIONS = ("naive", "flash")
 _MODEL_CONFIGS = (TransformerConfig, MLPConfig, CNNConfig, LSTMConfig, ResNetConfig,
                  AttentionConfig)
 # the small networks of chapters 3 and 5, whose FLOPs `simple_flop_terms` counts
@@ -542,7 +542,7 @@ def flop_terms(cfg: TransformerConfig, batch: int, seq: int | None = None, *,
     cfg = transformer_config(cfg, "for the other models: simple_flop_terms")
     check_positive_int("batch", batch)
     seq = check_seq(cfg, seq)
-    check_choice("attention", attention, _ATTENTIONS)
+    check_choice("attention", attention, ATTENTIONS)
     check_bool("causal_halving", causal_halving)
     return _flop_terms(cfg, batch, seq, attention, causal_halving)
 
@@ -642,7 +642,7 @@ def flops(cfg, batch: int = 1, seq: int | None = None, pass_: str = "forward", *
     if isinstance(cfg, TransformerConfig):
         terms = flop_terms(cfg, batch, seq, attention=attention, causal_halving=causal_halving)
     else:  # attention and causal_halving apply to transformers, but are checked all the same
-        check_choice("attention", attention, _ATTENTIONS)
+        check_choice("attention", attention, ATTENTIONS)
         check_bool("causal_halving", causal_halving)
         terms = simple_flop_terms(cfg, batch, seq)
     forward = sum(t.forward for t in terms)

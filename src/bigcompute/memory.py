@@ -407,6 +407,8 @@ def simple_activation_bytes(cfg, batch: int, seq: int | None = None,
     Attention classifier: input, embedded steps, the tanh scores, weights and context.
     ``loss`` ("bce" or "ce") adds what the loss saves. A sequence model's ``seq`` defaults to
     source document 003's 100 steps."""
+    if not isinstance(cfg, SIMPLE_CONFIGS):
+        fail("cfg", cfg, "an MLPConfig, CNNConfig, LSTMConfig or AttentionConfig")
     check_positive_int("batch", batch)
     check_choice("loss", loss, (*SIMPLE_LOSSES, None))
     if seq is not None:

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import check_bool, check_choice, check_positive, fail
+from .errors import (check_bool, check_choice, check_non_negative, check_positive,
+                     check_positive_int, fail)
 from .precision import OPTIMIZER_MOMENTS, OPTIMIZERS, RECIPES
 from .timing import roofline_time
 
@@ -123,18 +124,40 @@ class AdamState:
     t: int
 
 
+def _arrays(lr: float, **arrays) -> list[np.ndarray]:
+    """The update's arrays as float arrays of one shape (a number stands for an array of it),
+    and its learning rate, checked. Values may be inf or NaN: chapter 3.2 runs a wrong Adam
+    until it overflows, which is the lesson."""
+    check_positive("lr", lr)
+    out = []
+    for name, value in arrays.items():
+        try:
+            array = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            fail(name, value, "an array of numbers (or one number)")
+        out.append(array)
+    try:
+        np.broadcast_shapes(*(a.shape for a in out))
+    except ValueError:
+        fail(", ".join(arrays), [a.shape for a in out], "arrays of one shape (or numbers)")
+    return out
+
+
 def sgd_step(params, grads, lr: float, weight_decay: float = 0.0) -> np.ndarray:
     """p <- p - lr * (g + wd * p)."""
-    params = np.asarray(params)
-    g = np.asarray(grads) + weight_decay * params
+    params, grads = _arrays(lr, params=params, grads=grads)
+    check_non_negative("weight_decay", weight_decay)
+    g = grads + weight_decay * params
     return params - lr * g
 
 
 def momentum_step(params, grads, velocity, lr: float, momentum: float = 0.9):
     """PyTorch's heavy ball (no dampening): b <- mu * b + g;  p <- p - lr * b.
     Returns (params, velocity)."""
-    b = momentum * np.asarray(velocity) + np.asarray(grads)
-    return np.asarray(params) - lr * b, b
+    params, grads, velocity = _arrays(lr, params=params, grads=grads, velocity=velocity)
+    check_non_negative("momentum", momentum)
+    b = momentum * velocity + grads
+    return params - lr * b, b
 
 
 def adam_step(params, grads, m, v, t: int, lr: float = 1e-3, betas=(0.9, 0.999),
@@ -149,17 +172,15 @@ def adam_step(params, grads, m, v, t: int, lr: float = 1e-3, betas=(0.9, 0.999),
 
     ``t`` is the number of this step, counting from 1. ``weight_decay`` is an L2 penalty
     added to g (Adam) or, decoupled, p <- p (1 - lr wd) before the update (AdamW)."""
-    if t < 1:
-        fail("t", t, "the step number, counting from 1")
+    check_positive_int("t", t)
+    p, g, m, v = _arrays(lr, params=params, grads=grads, m=m, v=v)
     b1, b2 = betas
-    p = np.asarray(params, dtype=float)
-    g = np.asarray(grads, dtype=float)
     if weight_decay and decoupled:
         p = p * (1 - lr * weight_decay)
     elif weight_decay:
         g = g + weight_decay * p
-    m = b1 * np.asarray(m) + (1 - b1) * g
-    v = b2 * np.asarray(v) + (1 - b2) * g * g
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
     m_hat = m / (1 - b1**t)
     v_hat = v / (1 - b2**t)
     return AdamState(p - lr * m_hat / (np.sqrt(v_hat) + eps), m, v, t)
@@ -174,9 +195,9 @@ def adam_step_seed004(params, grads, m, v, t: int, lr: float = 1e-3, betas=(0.9,
     It divides the corrected first moment by v's bias correction instead of by sqrt(v_hat),
     so v never enters the step: the step is not normalised per parameter, and at t = 1 it is
     lr * g / (1 - b2) = 1000 lr g for b2 = 0.999."""
+    check_positive_int("t", t)
+    p, g, m, v = _arrays(lr, params=params, grads=grads, m=m, v=v)
     b1, b2 = betas
-    g = np.asarray(grads, dtype=float)
-    m = b1 * np.asarray(m) + (1 - b1) * g
-    v = b2 * np.asarray(v) + (1 - b2) * g * g
-    return AdamState(np.asarray(params, dtype=float) - lr * (m / (1 - b1**t)) / (1 - b2**t),
-                     m, v, t)
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    return AdamState(p - lr * (m / (1 - b1**t)) / (1 - b2**t), m, v, t)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import catalog, counts, hardware, memory, timing
-from .configs import RECOMPUTE, TransformerConfig
+from .configs import ATTENTIONS, RECOMPUTE, TransformerConfig
 from .errors import check_choice, check_fraction, fail
 
 __all__ = ["SIZE_FIELDS", "transformer_sweep"]
@@ -113,7 +113,7 @@ def transformer_sweep(base, *, n_layers=None, d_model=None, n_heads=None, n_kv_h
     if not isinstance(cfg, TransformerConfig):
         fail("base", counts._shown(base), "a TransformerConfig or the catalogue name of one")
     check_choice("recompute", recompute, RECOMPUTE)
-    check_choice("attention", attention, counts._ATTENTIONS)
+    check_choice("attention", attention, ATTENTIONS)
     check_fraction("mfu", mfu)
     sizes = _sizes(cfg, {"n_layers": n_layers, "d_model": d_model, "n_heads": n_heads,
                          "n_kv_heads": n_kv_heads, "d_ff": d_ff})

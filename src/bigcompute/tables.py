@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from . import catalog, hardware
 from .counts import param_count
-from .errors import check_bool, check_choice, fail
+from .errors import check_bool, check_choice, check_non_negative_int, fail
 from .precision import PEAK_COLUMNS, PEAK_DTYPES
 from .units import format_count
 
@@ -92,6 +92,15 @@ def format_cell(value, fmt: str | Callable | None = None) -> str:
     return str(value)
 
 
+def _check_table(rows, columns) -> None:
+    """Rows are dicts and columns `Column`s, each given as a list."""
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
+        fail("rows", rows, "a list of dicts, one per row")
+    if not isinstance(columns, (list, tuple)) or not columns or not all(
+            isinstance(c, Column) for c in columns):
+        fail("columns", columns, "a non-empty list of tables.Column")
+
+
 def _align(column: Column, rows) -> str:
     if column.align:
         return column.align
@@ -119,6 +128,7 @@ def html_table(rows: list[dict], columns: list[Column], *, caption: str | None =
     """An HTML <table> of ``rows`` showing ``columns``; text is escaped unless the column says
     its formatted value is HTML. ``row_style(row)`` may add CSS to a row's cells (e.g. a
     colour for the rows that do not fit)."""
+    _check_table(rows, columns)
     aligns = [_align(c, rows) for c in columns]
     head = "".join(f'<th style="text-align:{a}">{html.escape(c.title)}</th>'
                    for c, a in zip(columns, aligns))
@@ -139,6 +149,9 @@ def html_table(rows: list[dict], columns: list[Column], *, caption: str | None =
 def key_value_html(rows, css_class: str = "bigcompute-summary") -> str:
     """A two-column HTML table of (label, value) pairs, both already HTML: the summary an
     explorer shows beside its chart."""
+    if not isinstance(rows, (list, tuple)) or not all(
+            isinstance(r, (list, tuple)) and len(r) == 2 for r in rows):
+        fail("rows", rows, "a list of (label, value) pairs")
     body = "".join(f"<tr><td style='text-align:left;padding:1px 12px 1px 0'>{label}</td>"
                    f"<td style='text-align:right'>{value}</td></tr>" for label, value in rows)
     return f"<table class='{html.escape(css_class)}'>{body}</table>"
@@ -148,6 +161,10 @@ def text_table(rows: list[dict], columns: list[Column], *, gap: int = 2) -> str:
     """A plain-text table with aligned columns (headers, then one line per row), for the
     notebooks' checked printouts: each column as wide as its widest cell, numbers
     right-aligned, ``gap`` spaces between columns."""
+    _check_table(rows, columns)
+    check_non_negative_int("gap", gap)
+    if gap > 20:
+        fail("gap", gap, "at most 20 spaces between columns")
     aligns = [_align(c, rows) for c in columns]
     cells = [[c.title for c in columns]]
     cells += [[format_cell(row.get(c.key), c.fmt) for c in columns] for row in rows]
@@ -166,6 +183,7 @@ def _markdown_text(text: str) -> str:
 
 def markdown_table(rows: list[dict], columns: list[Column]) -> str:
     """A Markdown (GFM/MyST) pipe table; '|' in cells is escaped, newlines become spaces."""
+    _check_table(rows, columns)
     aligns = [_align(c, rows) for c in columns]
     lines = ["| " + " | ".join(_markdown_text(c.title) for c in columns) + " |",
              "| " + " | ".join("---:" if a == "right" else ":---" for a in aligns) + " |"]

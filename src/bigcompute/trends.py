@@ -138,7 +138,7 @@ def select(rows=None, domains=None, years: tuple[int, int] | None = None,
     if domains is not None:
         domains = [domains] if isinstance(domains, str) else _sequence("domains", domains)
         for d in domains:
-            check_choice("domain", d, DOMAINS)
+            check_choice("domains", d, DOMAINS)
     if years is not None:
         _check_years(years)
     check_bool("with_flops", with_flops)
@@ -345,6 +345,9 @@ def _quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[below] + (sorted_values[above] - sorted_values[below]) * fraction
 
 
+MAX_RESAMPLES = 1_000_000
+
+
 def bootstrap_doubling_time(years, flops, n_resamples: int = 2000, confidence: float = 0.95,
                             seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of the doubling time in months: refit the slope on
@@ -352,6 +355,8 @@ def bootstrap_doubling_time(years, flops, n_resamples: int = 2000, confidence: f
     `random.Random`) and take the central ``confidence`` share of 12 / slope. Resamples that
     fall in a single year are redrawn."""
     check_positive_int("n_resamples", n_resamples)
+    if n_resamples > MAX_RESAMPLES:
+        fail("n_resamples", n_resamples, f"at most {MAX_RESAMPLES:,} (enough for any interval)")
     check_open_fraction("confidence", confidence)
     check_non_negative_int("seed", seed)
     x, y = _as_lists(years, flops)
@@ -384,7 +389,7 @@ def fit_selection(domains, years) -> TrendSelection:
     """The notable models in ``domains`` and the inclusive ``years`` range, their least-squares
     doubling time (`fit_doubling_time`) and its bootstrap interval. Raises ValueError when
     fewer than 3 models in at least two different years are selected."""
-    if domains is None:
+    if domains is None or not isinstance(domains, (str, list, tuple)) or not domains:
         fail("domains", domains, "a domain or a list of domains among " + ", ".join(DOMAINS))
     _check_years(years)
     rows = select(domains=domains, years=tuple(years))
@@ -435,7 +440,7 @@ def six_nd_checks(rows=None, kinds: tuple[str, ...] = ("published",)) -> list[Si
     D — the rows where 6ND can check an independently published number."""
     rows = notable_models() if rows is None else rows
     for k in _sequence("kinds", kinds):
-        check_choice("kind", k, SOURCE_KINDS)
+        check_choice("kinds", k, SOURCE_KINDS)
     out = []
     for r in rows:
         if r.source_kind in kinds and r.params and r.training_tokens and r.training_flops:
