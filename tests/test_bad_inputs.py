@@ -68,8 +68,9 @@ VALID = {
 YEAR_FLOPS = [1e20, 4e20, 1.6e21, 6.4e21]  # doubling every year
 ARRAY = np.ones(4)
 PER_FUNCTION = {
-    "counts.resnet_params": {"cfg": "resnet-50"}, "counts.resnet_forward_flops": {"cfg": "resnet-50"},
-    "counts.cnn_params": {"cfg": CNNConfig()}, "counts.lstm_params": {"cfg": LSTMConfig(64, input_size=10, n_outputs=10)},
+    "counts.resnet_params": {"cfg": "resnet-50"},
+    "counts.resnet_forward_flops": {"cfg": "resnet-50"}, "counts.cnn_params": {"cfg": CNNConfig()},
+    "counts.lstm_params": {"cfg": LSTMConfig(64, input_size=10, n_outputs=10)},
     "counts.attention_classifier_params": {"cfg": AttentionConfig()},
     "configs.CNNConfig": {"hidden": (32,)}, "configs.LSTMConfig": {"embed_dim": 16},
     "counts.check_seq": {"name": "seq"}, "counts.transformer_matmul_shapes": {"tokens": 2048},
@@ -109,6 +110,8 @@ NOT_FUZZED_PARAMETERS = {"kwargs", "training_kwargs", "row_style", "caption", "c
 # Functions whose arguments are not numbers and names: their own tests cover them.
 NOT_FUZZED = {
     "tables.format_cell",  # formats any value: nothing it takes is bad
+    # unchecked on purpose, for callers that checked their inputs (sweep's arrays, timing)
+    "counts.unchecked_transformer_params", "counts.unchecked_flop_terms", "memory.cached_kv_bytes",
 }
 # Results that may be negative by their nature.
 SIGNED = {"units.time_unit", "scaling.kaplan_optimal", "optim_cost.adam_step",

@@ -37,12 +37,12 @@ from .errors import (check_bool, check_choice, check_name, check_positive, check
 __all__ = [
     "PASSES", "dense_layer_params", "conv2d_params", "lstm_layer_params", "norm_params",
     "attention_params", "mlp_params", "moe_params", "layer_params", "embedding_params",
-    "encoder_param_count", "head_params", "transformer_params", "resnet_params", "cnn_params",
-    "lstm_params", "attention_classifier_params", "param_count", "active_param_count",
-    "matmul_weight_params", "non_embedding_param_count", "parameter_breakdown",
-    "transformer_matmul_shapes", "transformer_config", "FlopTerm", "flop_terms", "check_seq",
-    "check_tp", "default_seq",
-    "flops", "flops_by_layer", "macs", "simple_flop_terms", "resnet_forward_flops", "flops_6nd",
+    "encoder_param_count", "head_params", "transformer_params", "unchecked_transformer_params",
+    "resnet_params", "cnn_params", "lstm_params", "attention_classifier_params", "param_count",
+    "active_param_count", "matmul_weight_params", "non_embedding_param_count",
+    "parameter_breakdown", "transformer_matmul_shapes", "transformer_config", "FlopTerm",
+    "flop_terms", "unchecked_flop_terms", "check_seq", "check_tp", "default_seq", "flops",
+    "flops_by_layer", "macs", "simple_flop_terms", "resnet_forward_flops", "flops_6nd",
     "flops_palm", "flops_megatron",
 ]
 
@@ -273,10 +273,11 @@ def transformer_params(cfg: TransformerConfig, experts: int | None = None) -> in
     """Every parameter of a transformer (``experts`` as in `moe_params`)."""
     cfg = transformer_config(cfg)
     _check_experts(cfg, experts)
-    return _transformer_params(cfg, experts)
+    return unchecked_transformer_params(cfg, experts)
 
 
-def _transformer_params(cfg, experts=None):
+def unchecked_transformer_params(cfg, experts=None):
+    """`transformer_params` for a caller that checked ``cfg`` itself (`sweep`'s array sizes)."""
     n = _embedding_params(cfg) + _head_params(cfg)
     if cfg.arch == "encoder-decoder":
         n += _stack_params(cfg, cfg.n_encoder_layers, False, experts)
@@ -382,7 +383,7 @@ def param_count(cfg) -> int:
 
 def _param_count(cfg) -> int:
     if isinstance(cfg, TransformerConfig):
-        return _transformer_params(cfg)
+        return unchecked_transformer_params(cfg)
     if isinstance(cfg, MLPConfig):
         s = cfg.sizes
         return sum(_dense_layer_params(a, b, cfg.bias) for a, b in zip(s, s[1:]))
@@ -399,7 +400,7 @@ def active_param_count(cfg) -> int:
     """Parameters used per token: for a mixture of experts, only top_k experts per layer."""
     cfg = _config_or_count(cfg)
     if isinstance(cfg, TransformerConfig) and cfg.is_moe:
-        return _transformer_params(cfg, experts=cfg.top_k)
+        return unchecked_transformer_params(cfg, experts=cfg.top_k)
     return param_count(cfg)
 
 
@@ -428,7 +429,7 @@ def matmul_weight_params(cfg: TransformerConfig) -> tuple[int, int]:
 def non_embedding_param_count(cfg: TransformerConfig) -> int:
     """Kaplan et al. (2020)'s N: parameters outside the token and position embeddings."""
     cfg = transformer_config(cfg)
-    return _transformer_params(cfg) - _embedding_params(cfg)
+    return unchecked_transformer_params(cfg) - _embedding_params(cfg)
 
 
 def parameter_breakdown(cfg) -> dict[str, int]:
@@ -544,10 +545,11 @@ def flop_terms(cfg: TransformerConfig, batch: int, seq: int | None = None, *,
     seq = check_seq(cfg, seq)
     check_choice("attention", attention, ATTENTIONS)
     check_bool("causal_halving", causal_halving)
-    return _flop_terms(cfg, batch, seq, attention, causal_halving)
+    return unchecked_flop_terms(cfg, batch, seq, attention, causal_halving)
 
 
-def _flop_terms(cfg, batch, seq, attention="naive", causal_halving=False):
+def unchecked_flop_terms(cfg, batch, seq, attention="naive", causal_halving=False):
+    """`flop_terms` for a caller that checked its inputs itself (`sweep`'s array sizes)."""
     d, terms = cfg.d_model, []
     enc_seq = 0
     if cfg.frontend == "patches":

@@ -51,9 +51,9 @@ from .units import format_bytes
 __all__ = [
     "ModelStates", "model_state_bytes", "Activations", "layer_activation_bytes",
     "activation_bytes", "SIMPLE_CONFIGS", "SIMPLE_LOSSES", "simple_activation_bytes",
-    "step_bytes_moved", "kv_cache_bytes", "InferenceMemory", "inference_memory",
-    "zero_memory_per_device", "TrainingMemory", "LEDGER_LABELS", "training_memory", "Fit",
-    "fit", "max_batch", "fewest_zero3_devices",
+    "step_bytes_moved", "kv_cache_bytes", "cached_kv_bytes", "check_kv_dtype",
+    "InferenceMemory", "inference_memory", "zero_memory_per_device", "TrainingMemory",
+    "LEDGER_LABELS", "training_memory", "Fit", "fit", "max_batch", "fewest_zero3_devices",
 ]
 
 
@@ -73,7 +73,7 @@ def _check_tp(cfg, tp) -> None:
         check_tp(cfg, tp)
 
 
-def _check_kv_dtype(kv_dtype) -> None:
+def check_kv_dtype(kv_dtype) -> None:
     """The KV cache's dtype: None (the weights' dtype) or any dtype `bytes_per_element`
     knows, named as ``kv_dtype`` when it is not."""
     if kv_dtype is not None:
@@ -468,12 +468,14 @@ def kv_cache_bytes(cfg: TransformerConfig, batch: int, seq: int, dtype: str = "b
     cfg = _transformer(cfg)
     check_positive_int("batch", batch)
     seq = check_seq(cfg, seq)
-    return _kv_cache_bytes(cfg, batch, seq, dtype)
+    return cached_kv_bytes(cfg, batch, seq, dtype)
 
 
-def _kv_cache_bytes(cfg, batch, seq, dtype) -> float:
-    """`kv_cache_bytes` unchecked, for the timing formulas' slopes (seq 1 and 2) and an
-    encoder's cached output (Whisper's 1,500 frames, beyond its decoder's 448 positions)."""
+def cached_kv_bytes(cfg, batch, seq, dtype) -> float:
+    """K and V bytes of ``seq`` cached positions per sequence, whatever attends to them, so
+    unchecked against the decoder's positions: `kv_cache_bytes` after its checks, the timing
+    formulas' slopes (seq 1 and 2) and an encoder's cached output (Whisper's 1,500 frames,
+    beyond its decoder's 448 positions)."""
     return (2 * cfg.n_layers * batch * seq * cfg.n_kv_heads * cfg.head_dim
             * bytes_per_element(dtype))
 
@@ -496,10 +498,10 @@ def inference_memory(cfg: TransformerConfig, batch: int, seq: int, dtype: str = 
     cfg = _transformer(cfg)
     check_positive_int("batch", batch)
     seq = check_seq(cfg, seq)
-    _check_kv_dtype(kv_dtype)
+    check_kv_dtype(kv_dtype)
     _check_tp(cfg, tp)
     weights = param_count(cfg) * bytes_per_element(dtype) / tp
-    kv = _kv_cache_bytes(cfg, batch, seq, kv_dtype or dtype) / tp
+    kv = cached_kv_bytes(cfg, batch, seq, kv_dtype or dtype) / tp
     return InferenceMemory(weights, kv)
 
 

@@ -111,7 +111,8 @@ def transformer_sweep(base, *, n_layers=None, d_model=None, n_heads=None, n_kv_h
     """
     cfg = catalog.model(base)
     if not isinstance(cfg, TransformerConfig):
-        fail("base", counts._shown(base), "a TransformerConfig or the catalogue name of one")
+        fail("base", base if isinstance(base, str) else type(base).__name__,
+             "a TransformerConfig or the catalogue name of one")
     check_choice("recompute", recompute, RECOMPUTE)
     check_choice("attention", attention, ATTENTIONS)
     check_fraction("mfu", mfu)
@@ -161,8 +162,8 @@ def _evaluate(grid, batch, seq, precision, optimizer, attention, recompute) -> d
     # checks are for one scalar config, and any that reads a size (as check_tp reads n_heads)
     # has no single truth value on this config's arrays; transformer_sweep has checked every
     # element itself (_check, check_seq), so the twins are all that is needed here
-    params = counts._transformer_params(grid)
-    terms = counts._flop_terms(grid, batch, seq, attention)
+    params = counts.unchecked_transformer_params(grid)
+    terms = counts.unchecked_flop_terms(grid, batch, seq, attention)
     forward, backward = _flop_sums(terms, recompute)
     acts = memory.activation_bytes(grid, batch, seq, precision, attention, recompute)
     states = memory.model_state_bytes(params, precision, optimizer)

@@ -296,11 +296,11 @@ def prefill_roofline(cfg, device, batch: int, prompt_len: int, dtype: str = "bf1
     prompt_len = counts.check_seq(cfg, prompt_len, "prompt_len")
     check_fraction("mfu", mfu)
     check_fraction("bandwidth_efficiency", bandwidth_efficiency)
-    memory._check_kv_dtype(kv_dtype)
+    memory.check_kv_dtype(kv_dtype)
     dev = hardware.device(device)
     flops = counts.flops(cfg, batch, prompt_len, "forward", causal_halving=True)
     bytes_moved = (weight_bytes_read(cfg, batch * prompt_len, dtype)
-                   + memory._kv_cache_bytes(cfg, batch, prompt_len, kv_dtype or dtype))
+                   + memory.cached_kv_bytes(cfg, batch, prompt_len, kv_dtype or dtype))
     return _roofline(flops, bytes_moved, dev.peak_flops(dtype) * mfu,
                      dev.bandwidth_bytes_per_s * bandwidth_efficiency)
 
@@ -323,14 +323,14 @@ def _decode_terms(cfg, batch, dtype, kv_dtype):
     # Attention against the cache: QK^T and AV, 2 FLOPs per multiply-add, per cached token.
     attn_flops_per_context = 2 * 2 * batch * cfg.n_layers * cfg.n_heads * cfg.head_dim
     # The cache is linear in its length: two points give its slope and any constant part.
-    kv_1 = memory._kv_cache_bytes(cfg, batch, 1, kv_dtype or dtype)
-    kv_2 = memory._kv_cache_bytes(cfg, batch, 2, kv_dtype or dtype)
+    kv_1 = memory.cached_kv_bytes(cfg, batch, 1, kv_dtype or dtype)
+    kv_2 = memory.cached_kv_bytes(cfg, batch, 2, kv_dtype or dtype)
     flops = 2 * decode_step_params(cfg) * batch
     bytes_ = weight_bytes_read(cfg, batch, dtype, decode=True) + kv_1 - (kv_2 - kv_1)
     memory_len = encoder_memory_len(cfg)
     if memory_len:  # cross-attention to the encoder's cached keys and values
         flops += attn_flops_per_context * memory_len
-        bytes_ += memory._kv_cache_bytes(cfg, batch, memory_len, kv_dtype or dtype)
+        bytes_ += memory.cached_kv_bytes(cfg, batch, memory_len, kv_dtype or dtype)
     return flops, attn_flops_per_context, bytes_, kv_2 - kv_1
 
 
@@ -357,7 +357,7 @@ def decode_step_roofline(cfg, device, batch: int, context: int, dtype: str = "bf
     context = counts.check_seq(cfg, context, "context")
     check_fraction("bandwidth_efficiency", bandwidth_efficiency)
     check_fraction("compute_efficiency", compute_efficiency)
-    memory._check_kv_dtype(kv_dtype)
+    memory.check_kv_dtype(kv_dtype)
     dev = hardware.device(device)
     f0, f1, b0, b1 = _decode_terms(cfg, batch, dtype, kv_dtype)
     return _roofline(f0 + f1 * context, b0 + b1 * context,
