@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapes import GPT, LLAMA_GQA, MOE, RELU_WIDE, TRANSFORMERS
 
+import bigcompute as bc
 from bigcompute import memory, precision
 from bigcompute.catalog import model
 from bigcompute.configs import LSTMConfig, MLPConfig, ResNetConfig, TransformerConfig
@@ -313,3 +314,33 @@ def test_flags_and_names_are_what_they_say():
         memory.fewest_zero3_devices("gpt2-small", "h100-sxm", 1024, max_devices=None)
     assert (memory.activation_bytes("llama2-7b", 1, 128, loss="ce").total
             == memory.activation_bytes("llama2-7b", 1, 128).total)
+
+
+# ---------------------------------------------------------------- the largest decode batch
+
+@pytest.mark.parametrize("context, largest", [(1024, 134), (4096, 33)])
+def test_llama2_7b_decodes_at_most_134_sequences_of_1024_tokens_on_one_h100(context, largest):
+    # 80 GiB less 13.5 GB of bf16 weights, over 0.5 MiB of K and V per token (2 x 32 layers x
+    # 4096 x 2 bytes): the capacity issue 20 quotes for chapter 8.2's batch of 256
+    assert bc.max_decode_batch("llama2-7b", "h100-sxm", context) == largest
+
+
+@pytest.mark.parametrize("tp", [1, 2, 8])
+def test_the_largest_decode_batch_fits_and_one_more_does_not(tp):
+    dev = bc.device("h100-sxm")
+    cfg = model("llama2-70b")
+    batch = memory.max_decode_batch(cfg, dev, 4096, tp=tp)
+
+    def used(b):
+        logits = b * cfg.vocab_size * 4 / tp
+        return memory.inference_memory(cfg, b, 4096, tp=tp).total + logits
+
+    if batch:
+        assert used(batch) <= dev.memory_bytes < used(batch + 1)
+    else:  # the weights alone overflow one device
+        assert memory.inference_memory(cfg, 1, 4096, tp=tp).weights > dev.memory_bytes
+
+
+def test_a_smaller_kv_cache_fits_a_larger_batch():
+    full = memory.max_decode_batch("llama2-7b", "h100-sxm", 4096)
+    assert memory.max_decode_batch("llama2-7b", "h100-sxm", 4096, kv_dtype="fp8") > 1.9 * full

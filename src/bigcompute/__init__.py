@@ -23,6 +23,7 @@ from .memory import (
     inference_memory,
     kv_cache_bytes,
     max_batch,
+    max_decode_batch,
     model_state_bytes,
     training_memory,
     zero_memory_per_device,

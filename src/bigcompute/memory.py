@@ -52,8 +52,9 @@ __all__ = [
     "ModelStates", "model_state_bytes", "Activations", "layer_activation_bytes",
     "activation_bytes", "SIMPLE_CONFIGS", "SIMPLE_LOSSES", "simple_activation_bytes",
     "step_bytes_moved", "kv_cache_bytes", "cached_kv_bytes", "check_kv_dtype",
-    "InferenceMemory", "inference_memory", "zero_memory_per_device", "TrainingMemory",
-    "LEDGER_LABELS", "training_memory", "Fit", "fit", "max_batch", "fewest_zero3_devices",
+    "InferenceMemory", "inference_memory", "max_decode_batch", "zero_memory_per_device",
+    "TrainingMemory", "LEDGER_LABELS", "training_memory", "Fit", "fit", "max_batch",
+    "fewest_zero3_devices",
 ]
 
 
@@ -503,6 +504,25 @@ def inference_memory(cfg: TransformerConfig, batch: int, seq: int, dtype: str = 
     weights = param_count(cfg) * bytes_per_element(dtype) / tp
     kv = cached_kv_bytes(cfg, batch, seq, kv_dtype or dtype) / tp
     return InferenceMemory(weights, kv)
+
+
+def max_decode_batch(cfg, device, context: int, dtype: str = "bf16",
+                     kv_dtype: str | None = None, tp: int = 1) -> int:
+    """The largest batch of sequences that can decode at ``context`` tokens on ``tp`` devices
+    (tensor parallel): each device holds its share of the weights, of every sequence's KV
+    cache and of the step's working memory, the fp32 logits of the next token (V x 4 bytes per
+    sequence, the vocabulary split over the devices):
+
+        batch = floor((memory - weights / tp) / ((KV per sequence + 4 V) / tp))
+
+    0 when the weights alone do not fit (`inference_memory` gives the two parts)."""
+    cfg = _transformer(cfg)
+    context = check_seq(cfg, context, "context")
+    dev = get_device(device)
+    one = inference_memory(cfg, 1, context, dtype, kv_dtype, tp)
+    per_sequence = one.kv_cache + cfg.vocab_size * DTYPE_BYTES["fp32"] / tp
+    room = dev.memory_bytes - one.weights
+    return max(0, math.floor(room / per_sequence)) if per_sequence else 0
 
 
 # ---------------------------------------------------------------- sharding and the total
