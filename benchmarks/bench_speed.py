@@ -153,13 +153,7 @@ def _explorer_factories():
     known = {"price_per_device_hour": rf.price("h100-sxm").dollars_per_device_hour,
              "grid_kg_per_kwh": published.run("llama-65b-energy")["inputs"]["grid_kg_per_kwh"]}
     found = []
-    for name, fn in inspect.getmembers(widgets, inspect.isfunction):
-        if name.startswith("_"):
-            continue
-        ret = fn.__annotations__.get("return")
-        cls = getattr(widgets, ret, None) if isinstance(ret, str) else ret
-        if not (isinstance(cls, type) and issubclass(cls, widgets.Explorer)):
-            continue
+    for name, fn in widgets.explorer_factories().items():
         required = [p.name for p in inspect.signature(fn).parameters.values()
                     if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
                     and p.default is p.empty]

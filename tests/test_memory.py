@@ -344,3 +344,14 @@ def test_the_largest_decode_batch_fits_and_one_more_does_not(tp):
 def test_a_smaller_kv_cache_fits_a_larger_batch():
     full = memory.max_decode_batch("llama2-7b", "h100-sxm", 4096)
     assert memory.max_decode_batch("llama2-7b", "h100-sxm", 4096, kv_dtype="fp8") > 1.9 * full
+
+
+def test_opt_13b_kv_cache_is_vllms_800_kb_per_token_and_1_6_gb_per_request():
+    # Kwon et al. 2023 (vLLM, SOSP), sec. 3: "the KV cache of a single token demands 800 KB
+    # of space, calculated as 2 x 5120 x 40 x 2 ... the KV cache of one request [2,048 tokens]
+    # can be as much as 1.6 GB". OPT-13B: 40 layers, d_model 5120, 40 heads, vocabulary 50272.
+    opt_13b = TransformerConfig(n_layers=40, d_model=5120, n_heads=40, vocab_size=50272,
+                                max_seq_len=2048, name="opt-13b")
+    assert memory.kv_cache_bytes(opt_13b, 1, 1, "fp16") == 2 * 5120 * 40 * 2  # exact
+    per_request = memory.kv_cache_bytes(opt_13b, 1, 2048, "fp16")
+    assert per_request == pytest.approx(1.6e9, rel=0.06)  # 1.68e9: the paper rounds to 1.6 GB

@@ -604,9 +604,12 @@ def check_seq(cfg, seq, name: str = "seq") -> int:
 
 def check_tp(cfg, tp: int) -> None:
     """Tensor parallelism splits the heads: ``tp`` must divide the query heads and the
-    key/value heads (unless there is one K/V head, which every device keeps)."""
-    cfg = transformer_config(cfg)
+    key/value heads (unless there is one K/V head, which every device keeps). One device
+    splits nothing, so tp = 1 asks nothing of ``cfg`` (`sweep`'s array sizes included)."""
     check_positive_int("tp", tp)
+    if tp == 1:
+        return
+    cfg = transformer_config(cfg)
     if cfg.n_heads % tp:
         fail("tp", tp, f"a divisor of n_heads={cfg.n_heads}")
     if cfg.n_kv_heads % tp and cfg.n_kv_heads > 1:

@@ -66,14 +66,6 @@ def _check_zero_stage(name: str, stage) -> None:
     check_choice(name, stage, ZERO_STAGES)
 
 
-def _check_tp(cfg, tp) -> None:
-    """`counts.check_tp`; tp = 1 divides everything, so it is not asked of the array-sized
-    configs of `sweep` (whose head counts are arrays, one per shape)."""
-    check_positive_int("tp", tp)
-    if tp != 1:
-        check_tp(cfg, tp)
-
-
 def check_kv_dtype(kv_dtype) -> None:
     """The KV cache's dtype: None (the weights' dtype) or any dtype `bytes_per_element`
     knows, named as ``kv_dtype`` when it is not."""
@@ -209,7 +201,7 @@ def layer_activation_bytes(cfg: TransformerConfig, batch: int, seq: int, precisi
     check_non_negative_int("cross_seq", cross_seq)
     if causal is not None:
         check_bool("causal", causal)
-    _check_tp(cfg, tp)
+    check_tp(cfg, tp)
     check_bool("sp", sp)
     return _layer_activation_bytes(cfg, batch, seq, precision, attention, recompute, cross_seq,
                                    causal, tp, sp)
@@ -308,7 +300,7 @@ def activation_bytes(cfg, batch: int, seq: int | None = None,
     check_choice("recompute", recompute, RECOMPUTE)
     r = _recipe(precision)
     seq = check_seq(cfg, seq)
-    _check_tp(cfg, tp)
+    check_tp(cfg, tp)
     if loss == "bce":
         fail("loss", loss, "True, False, None or 'ce' for a transformer (its loss is "
                            "cross-entropy)")
@@ -500,7 +492,7 @@ def inference_memory(cfg: TransformerConfig, batch: int, seq: int, dtype: str = 
     check_positive_int("batch", batch)
     seq = check_seq(cfg, seq)
     check_kv_dtype(kv_dtype)
-    _check_tp(cfg, tp)
+    check_tp(cfg, tp)
     weights = param_count(cfg) * bytes_per_element(dtype) / tp
     kv = cached_kv_bytes(cfg, batch, seq, kv_dtype or dtype) / tp
     return InferenceMemory(weights, kv)
@@ -595,7 +587,7 @@ def training_memory(cfg, batch: int, seq: int | None = None, precision: str = "a
     for name, v in (("dp", dp), ("pp", pp)):
         check_positive_int(name, v)
     _check_zero_stage("zero_stage", zero_stage)
-    _check_tp(cfg, tp)
+    check_tp(cfg, tp)
     if pp > cfg.n_layers:
         fail("pp", pp, f"at most n_layers={cfg.n_layers}")
     check_bool("sp", sp)

@@ -24,20 +24,7 @@ from bigcompute.plots import canvas
 REQUIRED = {"price_per_device_hour": 2.5, "grid_kg_per_kwh": 0.4}
 
 
-def _factories():
-    """Every function in `widgets` that returns an Explorer."""
-    found = []
-    for name, fn in inspect.getmembers(widgets, inspect.isfunction):
-        if name.startswith("_"):
-            continue
-        ret = fn.__annotations__.get("return")
-        cls = getattr(widgets, ret, None) if isinstance(ret, str) else ret
-        if isinstance(cls, type) and issubclass(cls, widgets.Explorer):
-            found.append(name)
-    return found
-
-
-FACTORIES = _factories()
+FACTORIES = list(widgets.explorer_factories())
 
 
 def _build(name):

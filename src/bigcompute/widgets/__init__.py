@@ -11,6 +11,8 @@ matplotlib are needed here, so ``import bigcompute`` never imports this package.
 
 from __future__ import annotations
 
+import inspect
+
 from .. import plots
 from ..explorers import costs, faq, hardware, memory, parameters, planner, reliability, trends
 from ..explorers import workloads as workload_explorers
@@ -26,6 +28,7 @@ __all__ = [
     "workload_explorer", "workload_cost_figure", "workload_map_figure",
     "reliability_explorer", "goodput_figure", "faq_explorer", "faq_figure",
     "parallelism_planner", "parallelism_plan_figure", "trend_explorer", "trend_figure",
+    "explorer_factories",
 ]
 
 
@@ -191,3 +194,11 @@ def trend_figure(**settings):
     """The explorer's static companion at the given settings (defaults: `TREND_DEFAULTS`)."""
     s = trends.TrendSpec().settings(**settings)
     return plots.draw(trends.trend_chart(s["domains"], s["years"], s["labels"]))
+
+
+def explorer_factories() -> dict:
+    """{name: factory} of every public function here that returns an `Explorer`, found by its
+    return annotation, so that a new explorer is benchmarked and tested without a list."""
+    return {name: fn for name, fn in sorted(globals().items())
+            if inspect.isfunction(fn) and not name.startswith("_")
+            and fn.__annotations__.get("return") in (Explorer, "Explorer")}
