@@ -26,9 +26,9 @@ from bigcompute.tables import Column
 # The estimates: every module outside lab/, plots/, widgets/, explorers/, coursework/ and
 # validation/ (those are fuzzed through the functions they call), and errors (the checks).
 MODULES = ("configs", "precision", "units", "hardware", "catalog", "counts", "memory",
-           "timing", "parallel", "planner", "energy", "scaling", "reliability", "estimate",
-           "sweep", "optim_cost", "published", "reference_figures", "workloads", "trends",
-           "tables")
+           "step_memory", "hf_accounting", "megatron_accounting", "timing", "parallel",
+           "planner", "energy", "scaling", "reliability", "estimate", "sweep", "optim_cost",
+           "published", "reference_figures", "workloads", "trends", "tables")
 
 # One valid value per parameter name; `PER_FUNCTION` overrides where a function needs another.
 VALID = {
@@ -64,6 +64,8 @@ VALID = {
     "n_classes": 10, "digits": 3, "gap": 2, "kinds": ("published",), "domains": ("language",),
     "years": (2018, 2022), "kernel_size": 3, "stride": 1, "padding": 1, "vocab_size": 1000,
     "max_seq_len": 1024, "n_kv_heads": 8, "d_ff": 11008, "input_size": 10,
+    "implementation": "reference", "optimizer_kernel": "fused", "accumulate": False,
+    "largest_param": 1e8,
 }
 YEAR_FLOPS = [1e20, 4e20, 1.6e21, 6.4e21]  # doubling every year
 ARRAY = np.ones(4)
@@ -102,6 +104,8 @@ PER_FUNCTION = {
                                  "seq": 2048},
     "parallel.dp_communication_volume": {"bytes_per_param": 2},
     "memory.fewest_zero3_devices": {"seq": 2048},
+    "hf_accounting.hf_saved_parts": {"precision": "bf16"},
+    "step_memory.optimizer_temporary_bytes": {"kernel": "foreach", "state_bytes": 4},
     "reliability.checkpoint_plan": {"n_devices": 16384},
 }
 # Keyword arguments the fuzz does not replace one by one (their own tests cover them).
@@ -112,6 +116,9 @@ NOT_FUZZED = {
     "tables.format_cell",  # formats any value: nothing it takes is bad
     # unchecked on purpose, for callers that checked their inputs (sweep's arrays, timing)
     "counts.unchecked_transformer_params", "counts.unchecked_flop_terms", "memory.cached_kv_bytes",
+    # the walk of a step over parts `memory.step_timeline` computed and checked: fuzzed
+    # through it
+    "step_memory.step_events", "step_memory.transformer_step_timeline",
 }
 # Results that may be negative by their nature.
 SIGNED = {"units.time_unit", "scaling.kaplan_optimal", "optim_cost.adam_step",

@@ -45,6 +45,17 @@ def test_commands_run_and_json_parses(capsys, argv):
     assert code == 0 and json.loads(out)
 
 
+def test_memory_reports_the_peak_and_where_it_happens(capsys):
+    code, out, _ = run(capsys, "--json", "memory", "gpt2-small", "--batch", "8", "--seq",
+                       "1024", "--precision", "fp32", "--implementation", "hf")
+    data = json.loads(out)
+    from bigcompute import memory
+
+    expected = memory.training_memory("gpt2-small", 8, 1024, "fp32", implementation="hf")
+    assert code == 0 and data["peak"] == expected.peak
+    assert data["peak_phase"] == expected.peak_phase == "backward: the loss"
+
+
 def test_unknown_device_is_one_line_with_close_matches(capsys):
     code, out, err = run(capsys, "train", "7B", "--tokens", "1T", "--device", "h10",
                          "--mfu", "0.4")

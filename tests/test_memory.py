@@ -146,8 +146,8 @@ def test_fit_reports_the_largest_batch_and_never_a_negative_one():
     assert "does not fit on h100-sxm even at batch 1" in result.message
     small = memory.fit(model("gpt2-small"), "h100-sxm", 8, 1024)
     assert small.fits and small.max_batch >= 8
-    at_max = memory.training_memory(model("gpt2-small"), small.max_batch, 1024).total
-    beyond = memory.training_memory(model("gpt2-small"), small.max_batch + 1, 1024).total
+    at_max = memory.training_memory(model("gpt2-small"), small.max_batch, 1024).peak
+    beyond = memory.training_memory(model("gpt2-small"), small.max_batch + 1, 1024).peak
     assert at_max <= small.capacity_bytes < beyond
 
 

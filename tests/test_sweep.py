@@ -65,7 +65,7 @@ def test_sizes_not_given_come_from_the_base():
                                    precision="amp-bf16")
     assert grid["params"][0] == counts.param_count(model("llama2-7b")) == 6_738_415_616
     assert grid["memory_bytes"][0] == pytest.approx(
-        memory.training_memory("llama2-7b", 1, 4096).total, rel=1e-12)
+        memory.training_memory("llama2-7b", 1, 4096, "amp-bf16").total, rel=1e-12)
 
 
 def test_arrays_broadcast_to_a_grid():

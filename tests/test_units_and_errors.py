@@ -73,6 +73,11 @@ def test_bad_unit_says_what_is_allowed():
     (dict(n_layers=2, d_model=64, n_heads=4, vocab_size=10, n_experts=2, top_k=3),
      "top_k=3.*at most n_experts=2"),
     (dict(n_layers=2, d_model=64, n_heads=4, vocab_size=0), "vocab_size=0"),
+    (dict(n_layers=2, d_model=64, n_heads=4, vocab_size=10, dropout=1.0),
+     r"dropout=1.0.*\[0, 1\)"),
+    (dict(n_layers=2, d_model=64, n_heads=4, vocab_size=10, dropout=-0.1), "dropout=-0.1"),
+    (dict(n_layers=2, d_model=64, n_heads=4, vocab_size=10, dropout=float("nan")), "dropout=nan"),
+    (dict(n_layers=2, d_model=64, n_heads=4, vocab_size=10, dropout=True), "dropout=True"),
 ])
 def test_impossible_transformer_configs_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):

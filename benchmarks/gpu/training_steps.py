@@ -95,7 +95,8 @@ def _measure(model, cfg, name, batch, seq, precision, attention, recompute, devi
     def step():
         opt.zero_grad(set_to_none=True)
         with _autocast(precision, device):
-            loss = loss_fn(model(inputs))
+            logits = model(inputs)  # held to the end of the step, as nanoGPT's loop holds it
+            loss = loss_fn(logits)
         loss.backward()
         opt.step()
         return loss
@@ -270,10 +271,10 @@ def main(argv=None) -> int:
     path = rec.finish(complete)
     rows = gm.compare_training_memory(json.loads(path.read_text(encoding="utf-8")))
     columns = [Column(key) for key in ("model", "precision", "attention", "recompute", "status")]
-    columns += [Column("predicted_total_bytes", fmt=format_bytes),
+    columns += [Column("predicted_peak_bytes", fmt=format_bytes),
                 Column("measured_peak_bytes", fmt=format_bytes)]
-    columns += [Column(key, fmt="+.1%") for key in ("total_error", "states_error",
-                                                     "activation_error")]
+    columns += [Column(key, fmt="+.1%") for key in ("peak_error", "total_error",
+                                                     "states_error", "activation_error")]
     c.log(markdown_table(rows, columns))
     return 0 if complete else c.INCOMPLETE
 

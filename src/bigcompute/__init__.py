@@ -25,6 +25,7 @@ from .memory import (
     max_batch,
     max_decode_batch,
     model_state_bytes,
+    step_timeline,
     training_memory,
     zero_memory_per_device,
 )

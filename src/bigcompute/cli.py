@@ -106,15 +106,17 @@ def cmd_train(args):
 def cmd_memory(args):
     cfg = catalog.model(args.model)
     kw = dict(precision=args.precision, optimizer=args.optimizer, attention=args.attention,
-              recompute=args.recompute, zero_stage=args.zero, dp=args.dp, tp=args.tp, pp=args.pp)
+              recompute=args.recompute, zero_stage=args.zero, dp=args.dp, tp=args.tp, pp=args.pp,
+              implementation=args.implementation, optimizer_kernel=args.optimizer_kernel)
     mem = memory.training_memory(cfg, args.batch, args.seq, **kw)
-    out = {k: v for k, v in mem.as_dict().items()}
+    out = {**mem.as_dict(), "peak_phase": mem.peak_phase}
     if args.device:
         result = memory.fit(cfg, args.device, args.batch, args.seq, **kw)
         out.update(fits=result.fits, max_batch=result.max_batch, message=result.message)
     if not args.json:
         for key, value in mem.as_dict().items():
             print(f"{key:12s} {format_bytes(value):>12s}")
+        print(f"the peak is reached at {mem.peak_phase}")
         if args.device:
             print(result.message)
     return out
@@ -161,11 +163,15 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--batch", type=int, default=1)
     m.add_argument("--seq", type=int)
     m.add_argument("--device")
-    m.add_argument("--precision", default="amp-bf16")
+    m.add_argument("--precision", default="mixed-bf16")
     m.add_argument("--optimizer", default="adamw")
     m.add_argument("--attention", default="flash")
     m.add_argument("--recompute", choices=["selective", "full"])
     m.add_argument("--zero", type=int, default=0)
+    m.add_argument("--implementation", default="reference",
+                   help="whose modules save the activations: reference, hf, megatron")
+    m.add_argument("--optimizer-kernel", default="fused",
+                   help="AdamW's implementation: fused, foreach, for-loop")
     for name in ("dp", "tp", "pp"):
         m.add_argument(f"--{name}", type=int, default=1)
     i = sub.add_parser("infer", help="decode speed and inference memory")

@@ -7,6 +7,7 @@ library checks one against the other.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 
@@ -41,6 +42,13 @@ def _check_fields(cfg, positive=(), non_negative=(), flags=()) -> None:
     for key in flags:
         check_bool(key, getattr(cfg, key))
     check_name("name", cfg.name)
+
+
+def _check_dropout(value) -> None:
+    """A dropout probability: a number in [0, 1) (0: no dropout); NaN and bools refused."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not 0 <= value < 1):
+        fail("dropout", value, "a number in [0, 1) (0: no dropout)")
 
 
 def _positive_ints(name: str, values) -> tuple[int, ...]:
@@ -96,6 +104,9 @@ class TransformerConfig:
     n_mels: int = 80
     encoder_seq_len: int = 1500
     n_classes: int = 0
+    # the dropout probability the model trains with (Hugging Face's configs: hidden/attention/
+    # residual dropout); the reference modules have none
+    dropout: float = 0.0
     name: str = "custom"
 
     def __post_init__(self):
@@ -114,6 +125,7 @@ class TransformerConfig:
         check_choice("positions", self.positions, POSITIONS)
         check_choice("norm", self.norm, NORMS)
         check_choice("activation", self.activation, ACTIVATIONS)
+        _check_dropout(self.dropout)
         if self.n_kv_heads is None:
             object.__setattr__(self, "n_kv_heads", self.n_heads)
         if self.head_dim is None:

@@ -128,7 +128,7 @@ def estimate_training(cfg_or_params, tokens: float, device, n_devices: int = 1,
 
 # The FAQ's training recipe (mixed-precision AdamW, flash attention) and its quantized
 # serving formats; the KV cache stays 16-bit.
-FAQ_TRAINING_KWARGS = {"precision": "amp-bf16", "optimizer": "adamw", "attention": "flash"}
+FAQ_TRAINING_KWARGS = {"precision": "mixed-bf16", "optimizer": "adamw", "attention": "flash"}
 FAQ_QUANTIZED_DTYPES = ("int8", "int4")
 
 

@@ -9,7 +9,7 @@ sbh(34 + 5as/h) assumes 16-bit activations and dropout; the reference modules ha
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 
 from .configs import (
     ATTENTIONS,
@@ -37,6 +37,8 @@ from .errors import (
     fail,
 )
 from .hardware import device as get_device
+from .hf_accounting import hf_saved_parts
+from .megatron_accounting import megatron_layer_bytes
 from .precision import (
     DTYPE_BYTES,
     INDEX_BYTES,
@@ -46,6 +48,7 @@ from .precision import (
     bytes_per_element,
 )
 from .precision import recipe as _recipe
+from .step_memory import OPTIMIZER_KERNELS, StepTimeline, transformer_step_timeline
 from .units import format_bytes
 
 __all__ = [
@@ -53,8 +56,8 @@ __all__ = [
     "activation_bytes", "SIMPLE_CONFIGS", "SIMPLE_LOSSES", "simple_activation_bytes",
     "step_bytes_moved", "kv_cache_bytes", "cached_kv_bytes", "check_kv_dtype",
     "InferenceMemory", "inference_memory", "max_decode_batch", "zero_memory_per_device",
-    "TrainingMemory", "LEDGER_LABELS", "training_memory", "Fit", "fit", "max_batch",
-    "fewest_zero3_devices",
+    "TrainingMemory", "LEDGER_LABELS", "training_memory", "step_timeline", "Fit", "fit",
+    "max_batch", "fewest_zero3_devices", "IMPLEMENTATIONS",
 ]
 
 
@@ -96,7 +99,7 @@ class ModelStates:
         return self.weights + self.grads + self.optimizer
 
 
-def model_state_bytes(n_params: float, precision: str = "amp-bf16",
+def model_state_bytes(n_params: float, precision: str = "mixed-bf16",
                       optimizer: str = "adamw") -> ModelStates:
     """Weights, gradients and optimizer states (with the fp32 master copy) in bytes:
     (w + g + m + k s) Ψ for Ψ parameters, k optimizer moments of s bytes (`precision.RECIPES`);
@@ -268,7 +271,8 @@ def _transformer(cfg) -> TransformerConfig:
 def activation_bytes(cfg, batch: int, seq: int | None = None,
                      precision: str = "fp32", attention: str = "naive",
                      recompute: str | None = None, tp: int = 1, sp: bool = False,
-                     loss: bool | str | None = True) -> Activations:
+                     loss: bool | str | None = True,
+                     implementation: str = "reference") -> Activations:
     """Bytes autograd saves in one forward pass (plus the loss), by part.
 
     Per transformer layer ≈ s b h (34 + 5 a s / h) bytes in 16-bit with dropout (Korthikanti et
@@ -280,9 +284,15 @@ def activation_bytes(cfg, batch: int, seq: int | None = None,
     amp-bf16 (torch.autocast: 16-bit matmul inputs and outputs, each matmul's own cast of
     its input, 16-bit weight copies; fp32 residual stream, norms and loss).
 
+    ``implementation`` says whose modules save them (`IMPLEMENTATIONS`): "reference" the
+    library's own (`lab.nets`), "hf" Hugging Face transformers' (`hf_accounting`: GPT-2,
+    the Llama family with Mistral, Qwen2 and Mixtral, BERT), "megatron" Megatron-LM's fused
+    kernels as Korthikanti et al. count them (`megatron_accounting`).
+
     The small networks of chapters 3 and 5 (MLP, CNN, LSTM, attention classifier) go to
     `simple_activation_bytes`, in fp32 only: there ``loss`` is "ce" (cross-entropy, as True),
     "bce" (BCEWithLogits) or None (no loss)."""
+    check_choice("implementation", implementation, IMPLEMENTATIONS)
     check_positive_int("tp", tp)
     check_bool("sp", sp)
     if not (loss is None or isinstance(loss, bool) or loss in SIMPLE_LOSSES):
@@ -304,6 +314,12 @@ def activation_bytes(cfg, batch: int, seq: int | None = None,
     if loss == "bce":
         fail("loss", loss, "True, False, None or 'ce' for a transformer (its loss is "
                            "cross-entropy)")
+    if implementation == "megatron":
+        return _megatron_activation_bytes(cfg, batch, seq, precision, attention, recompute,
+                                          tp, sp, loss)
+    if implementation == "hf":
+        return _hf_activation_bytes(cfg, batch, seq, precision, attention, recompute, tp, sp,
+                                    loss)
     token_stacks = 0  # stacks whose input is token embeddings
     if cfg.frontend == "tokens" or cfg.arch == "encoder-decoder":
         token_stacks = 2 if cfg.arch == "encoder-decoder" and cfg.frontend == "tokens" else 1
@@ -371,6 +387,44 @@ def activation_bytes(cfg, batch: int, seq: int | None = None,
         blocks, head = matmul_weight_params(cfg)
         copies = r.activation * ((0 if recompute == "full" else blocks) + head) / tp
     return Activations(inputs, layers, final, loss_bytes, copies)
+
+
+# ---------------------------------------------------------------- other implementations
+
+IMPLEMENTATIONS = ("reference", "hf", "megatron")
+_MEGATRON_PRECISIONS = ("mixed-bf16", "mixed-fp16", "mixed-bf16-fp32-grads", "bf16", "fp16")
+_HF_PRECISIONS = ("fp32", "amp-bf16", "amp-fp16", *_MEGATRON_PRECISIONS)
+
+
+def _hf_activation_bytes(cfg, batch, seq, precision, attention, recompute, tp, sp,
+                         loss) -> Activations:
+    """`activation_bytes` for implementation="hf": Hugging Face's modules in one process
+    (`hf_accounting`; no tensor parallelism or recomputation there)."""
+    check_choice("precision", precision, _HF_PRECISIONS)
+    if recompute or tp != 1 or sp:
+        fail("recompute, tp, sp", (recompute, tp, sp),
+             "(None, 1, False) for implementation='hf' (Hugging Face's modules on one device)")
+    parts = hf_saved_parts(cfg, batch, check_seq(cfg, seq), precision, attention)
+    return Activations(parts.inputs, cfg.n_layers * parts.per_layer, parts.final,
+                       parts.loss if loss else 0.0, parts.weight_copies)
+
+
+def _megatron_activation_bytes(cfg, batch, seq, precision, attention, recompute, tp, sp,
+                               loss) -> Activations:
+    """`activation_bytes` for implementation="megatron": the blocks as
+    `megatron_layer_bytes`; the input and output layers as Korthikanti et al.
+    count them (sec. 4.3): the embeddings' dropout mask (sbh), the final norm's and the
+    head's inputs (4sbh) and the fp32 logits cross-entropy keeps (4sbv), over t with sp."""
+    check_choice("precision", precision, _MEGATRON_PRECISIONS)
+    if cfg.arch != "decoder" or cfg.frontend != "tokens":
+        fail("cfg", cfg.name, "a decoder-only model with token inputs for "
+                              "implementation='megatron' (Megatron-LM's GPT)")
+    seq = check_seq(cfg, seq)
+    sbh, shard = seq * batch * cfg.d_model, tp if sp else 1
+    layer = megatron_layer_bytes(cfg, batch, seq, attention, recompute, tp, sp)
+    loss_bytes = 4 * seq * batch * cfg.vocab_size / tp if loss else 0.0
+    return Activations(inputs=sbh / shard, layers=cfg.n_layers * layer,
+                       final=4 * sbh / shard, loss=loss_bytes)
 
 
 # ---------------------------------------------------------------- the small networks, in fp32
@@ -537,13 +591,19 @@ def zero_memory_per_device(n_params: float, dp: int, stage: int,
 
 @dataclass(frozen=True)
 class TrainingMemory:
-    """Bytes per device of one training step, by part; ``total`` is their sum."""
+    """Bytes per device of one training step, by part; ``total`` is their sum (what stays
+    resident plus every saved activation). ``peak`` is the step's high-water mark, which an
+    out-of-memory error and ``torch.cuda.max_memory_allocated`` report, reached at
+    ``peak_phase``; ``timeline`` is the walk it comes from (`step_memory`)."""
 
     weights: float
     grads: float
     optimizer: float
     activations: float
     logits: float
+    peak: float = 0.0
+    peak_phase: str = ""
+    timeline: StepTimeline | None = field(default=None, repr=False, compare=False)
 
     @property
     def total(self) -> float:
@@ -554,8 +614,9 @@ class TrainingMemory:
         return self.weights + self.grads + self.optimizer
 
     def as_dict(self) -> dict[str, float]:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d = {key: getattr(self, key) for key in LEDGER_LABELS}
         d["total"] = self.total
+        d["peak"] = self.peak
         return d
 
     def parts(self) -> dict[str, float]:
@@ -569,21 +630,7 @@ LEDGER_LABELS = {"weights": "weights", "grads": "gradients", "optimizer": "optim
                  "activations": "activations", "logits": "logits and loss"}
 
 
-def training_memory(cfg, batch: int, seq: int | None = None, precision: str = "amp-bf16",
-                    optimizer: str = "adamw", attention: str = "flash",
-                    recompute: str | None = None, zero_stage: int = 0, dp: int = 1,
-                    tp: int = 1, pp: int = 1, sp: bool = False) -> TrainingMemory:
-    """Memory per device for training ``cfg`` on micro-batches of ``batch`` sequences:
-
-        model states (`model_state_bytes`, sharded by tp, pp and ZeRO over dp)
-        + saved activations (`activation_bytes`) + the logits' fp32 log-softmax (b s V x 4).
-
-    Model states are split by tensor (tp) and pipeline (pp) parallelism, then by ZeRO over
-    the dp data-parallel replicas. With 1F1B pipelining the first stage holds pp micro-batches
-    in flight, so its activations are those of all layers for one micro-batch (Korthikanti et
-    al. 2022, sec. 4.2.3); logits live on the last stage.
-    """
-    cfg = _transformer(cfg)
+def _check_parallel_layout(cfg, zero_stage, dp, tp, pp, sp) -> None:
     for name, v in (("dp", dp), ("pp", pp)):
         check_positive_int(name, v)
     _check_zero_stage("zero_stage", zero_stage)
@@ -591,16 +638,86 @@ def training_memory(cfg, batch: int, seq: int | None = None, precision: str = "a
     if pp > cfg.n_layers:
         fail("pp", pp, f"at most n_layers={cfg.n_layers}")
     check_bool("sp", sp)
+
+
+def training_memory(cfg, batch: int, seq: int | None = None, precision: str = "mixed-bf16",
+                    optimizer: str = "adamw", attention: str = "flash",
+                    recompute: str | None = None, zero_stage: int = 0, dp: int = 1,
+                    tp: int = 1, pp: int = 1, sp: bool = False,
+                    implementation: str = "reference", optimizer_kernel: str = "fused",
+                    accumulate: bool = False) -> TrainingMemory:
+    """Memory per device for training ``cfg`` on micro-batches of ``batch`` sequences:
+
+        model states (`model_state_bytes`, sharded by tp, pp and ZeRO over dp)
+        + saved activations (`activation_bytes`) + the logits' log-softmax (b s V x 4)
+
+    is ``total``; ``peak`` is the high-water mark of the step's timeline (`step_timeline`:
+    the logits and their gradients at the loss, gradients filling while activations are
+    alive, the optimizer's temporaries), which is what decides whether the step fits.
+
+    Model states are split by tensor (tp) and pipeline (pp) parallelism, then by ZeRO over
+    the dp data-parallel replicas; autocast's weight copies are divided and sharded like the
+    weights they copy. With 1F1B pipelining the first stage holds pp micro-batches in flight,
+    so its activations are those of all layers for one micro-batch (Korthikanti et al. 2022,
+    sec. 4.2.3); logits live on the last stage. ``implementation``: whose modules save the
+    activations (`activation_bytes`).
+    """
+    cfg = _transformer(cfg)
+    _check_parallel_layout(cfg, zero_stage, dp, tp, pp, sp)
     states = model_state_bytes(param_count(cfg) / (tp * pp), precision, optimizer)
     shard = {s: (dp if zero_stage >= s else 1) for s in (1, 2, 3)}
-    acts = activation_bytes(cfg, batch, seq, precision, attention, recompute, tp, sp)
+    acts = activation_bytes(cfg, batch, seq, precision, attention, recompute, tp, sp,
+                            implementation=implementation)
     per_stage = acts.layers / pp * min(pp, cfg.n_layers)  # pp micro-batches of L/pp layers
     last_stage_too = pp == 1  # with pp > 1 the final norm and logits are on another device
+    copies = acts.weight_copies / pp / shard[3]
+    timeline = step_timeline(cfg, batch, seq, precision, optimizer, attention, recompute,
+                             zero_stage, dp, tp, pp, sp, implementation, optimizer_kernel,
+                             accumulate)
     return TrainingMemory(weights=states.weights / shard[3], grads=states.grads / shard[2],
                           optimizer=states.optimizer / shard[1],
-                          activations=acts.inputs + per_stage + acts.weight_copies
+                          activations=acts.inputs + per_stage + copies
                           + (acts.final if last_stage_too else 0.0),
-                          logits=acts.loss if last_stage_too else 0.0)
+                          logits=acts.loss if last_stage_too else 0.0,
+                          peak=timeline.peak, peak_phase=timeline.peak_phase,
+                          timeline=timeline)
+
+
+def step_timeline(cfg, batch: int, seq: int | None = None, precision: str = "mixed-bf16",
+                  optimizer: str = "adamw", attention: str = "flash",
+                  recompute: str | None = None, zero_stage: int = 0, dp: int = 1,
+                  tp: int = 1, pp: int = 1, sp: bool = False,
+                  implementation: str = "reference", optimizer_kernel: str = "fused",
+                  accumulate: bool = False) -> StepTimeline:
+    """Memory through one training step on one device, event by event (`step_memory`): its
+    ``peak`` and ``peak_phase``, and the curve the book draws. Arguments as
+    `training_memory`; ``optimizer_kernel`` is AdamW's implementation ("fused", "foreach",
+    "for-loop"); ``accumulate``: gradients are accumulated over micro-batches, so they are
+    alive through the forward pass (always so with pp > 1). With pp > 1 the device with the
+    higher peak is shown: the first stage (pp micro-batches in flight) or the last (the
+    logits)."""
+    cfg = _transformer(cfg)
+    _check_parallel_layout(cfg, zero_stage, dp, tp, pp, sp)
+    check_choice("optimizer_kernel", optimizer_kernel, OPTIMIZER_KERNELS)
+    check_bool("accumulate", accumulate)
+    r = _recipe(precision)
+    seq = check_seq(cfg, seq)
+    acts = activation_bytes(cfg, batch, seq, precision, attention, recompute, tp, sp,
+                            implementation=implementation)
+    states = model_state_bytes(param_count(cfg), precision, optimizer)
+    # a recomputed block's activations exist again during its backward
+    n_blocks = cfg.n_layers + cfg.n_encoder_layers
+    stored = activation_bytes(cfg, batch, seq, precision, attention, None, tp, sp,
+                              implementation=implementation).layers / n_blocks
+    recomputed = stored - acts.layers / n_blocks
+    # the MLP's share of a block's bytes, as the reference modules save them
+    reference = _layer_activation_bytes(cfg, batch, seq, precision, attention, None, 0, None,
+                                        tp, sp)
+    mlp_share = _mlp_bytes(cfg, batch * seq, r) / tp / reference
+    return transformer_step_timeline(cfg, batch, seq, acts, states, r, optimizer, attention,
+                                      recompute, recomputed, mlp_share, zero_stage, dp, tp, pp,
+                                      sp, optimizer_kernel, accumulate,
+                                      fp32_loss=implementation != "reference")
 
 
 @dataclass(frozen=True)
@@ -616,29 +733,36 @@ class Fit:
 
 def fit(cfg, device, batch: int = 1, seq: int | None = None, **training_kwargs) -> Fit:
     """Whether training at ``batch`` fits in the device's memory, and the largest batch that
-    does. Memory is affine in batch: states + batch x per-sample activations."""
+    does, judged by the step's peak (`training_memory`). Every event of the step's timeline
+    holds bytes affine in the batch, so the largest batch is the smallest, over the events,
+    of floor((memory - intercept) / slope)."""
     dev = get_device(device)
     check_positive_int("batch", batch)
     one = training_memory(cfg, 1, seq, **training_kwargs)
     two = training_memory(cfg, 2, seq, **training_kwargs)
-    per_sample = two.total - one.total
-    fixed = one.total - per_sample
-    need = fixed + batch * per_sample
     cap = dev.memory_bytes
-    if one.total > cap:
-        return Fit(False, 0, need, cap,
-                   f"does not fit on {dev.name} even at batch 1: needs {format_bytes(one.total)}"
-                   f" of {format_bytes(cap)} (model states alone {format_bytes(one.model_states)})")
-    max_batch = int((cap - fixed) // per_sample)
+    if one.peak > cap:
+        return Fit(False, 0, one.peak, cap,
+                   f"does not fit on {dev.name} even at batch 1: its peak is "
+                   f"{format_bytes(one.peak)} of {format_bytes(cap)} (model states alone "
+                   f"{format_bytes(one.model_states)})")
+    largest = math.inf
+    for at_one, at_two in zip(one.timeline.events, two.timeline.events):
+        slope = at_two.high - at_one.high
+        if slope > 0:
+            largest = min(largest, (cap - (at_one.high - slope)) // slope)
+    max_batch = int(largest) if largest < math.inf else 2**62
+    need = (one if batch == 1 else training_memory(cfg, batch, seq, **training_kwargs)).peak
     ok = need <= cap
     verdict = "fits" if ok else "does not fit"
     return Fit(ok, max_batch, need, cap,
-               f"batch {batch} {verdict} on {dev.name}: {format_bytes(need)} of "
-               f"{format_bytes(cap)}; largest batch that fits: {max_batch}")
+               f"batch {batch} {verdict} on {dev.name}: its peak is {format_bytes(need)} of "
+               f"{format_bytes(cap)}; largest batch that fits: {max_batch:,}")
 
 
 def max_batch(cfg, device, seq: int | None = None, **training_kwargs) -> int:
-    """The largest micro-batch that fits (0 when not even batch 1 does)."""
+    """The largest micro-batch whose step peaks within the device's memory (0 when not
+    even batch 1 does)."""
     return fit(cfg, device, 1, seq, **training_kwargs).max_batch
 
 
@@ -652,7 +776,7 @@ def fewest_zero3_devices(cfg, device, seq: int, max_devices: int = 2**16, **trai
     dp = 1
     while dp <= max_devices:
         mem = training_memory(cfg, 1, seq, zero_stage=3, dp=dp, **training_kwargs)
-        if mem.total <= dev.memory_bytes:
+        if mem.peak <= dev.memory_bytes:
             return dp, mem
         dp *= 2
     return None

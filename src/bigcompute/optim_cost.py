@@ -70,7 +70,7 @@ def optimizer_step_flops(n_params: float, optimizer: str = "adamw",
 
 
 def optimizer_state_bytes_per_param(optimizer: str = "adamw",
-                                    precision: str = "amp-bf16") -> float:
+                                    precision: str = "mixed-bf16") -> float:
     """Bytes per parameter the optimizer keeps besides the weights and gradients: its moments
     (0 for SGD, 1 for momentum, 2 for Adam) and, in mixed precision, the fp32 master copy.
     (`memory.model_state_bytes` gives the same per model.)"""
@@ -81,7 +81,7 @@ def optimizer_state_bytes_per_param(optimizer: str = "adamw",
 
 
 def optimizer_step_bytes(n_params: float, optimizer: str = "adamw",
-                         precision: str = "amp-bf16") -> float:
+                         precision: str = "mixed-bf16") -> float:
     """Bytes moved by one fused optimizer step: every state read once and written once.
 
     reads:  the weights (or the fp32 master copy), the gradient, each moment
@@ -103,7 +103,7 @@ def optimizer_step_bytes(n_params: float, optimizer: str = "adamw",
 
 
 def optimizer_step_time(n_params: float, device, optimizer: str = "adamw",
-                        precision: str = "amp-bf16", dtype: str = "fp32"):
+                        precision: str = "mixed-bf16", dtype: str = "fp32"):
     """Roofline time of one fused optimizer step on one device (`timing.roofline_time` of
     `optimizer_step_flops` and `optimizer_step_bytes`). Element-wise arithmetic runs on the
     vector units, so the compute roof is the ``dtype`` peak (fp32, not the tensor cores);

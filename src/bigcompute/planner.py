@@ -50,7 +50,7 @@ class PlanOption:
 
     @property
     def fits(self) -> bool:
-        return self.memory.total <= self.capacity_bytes
+        return self.memory.peak <= self.capacity_bytes
 
     @property
     def label(self) -> str:
@@ -77,7 +77,7 @@ def _splits_heads(cfg, tp: int) -> bool:
 
 
 def plan_parallelism(cfg, n_devices: int, global_batch: int, seq: int, device, *,
-                     micro_batch: int = 1, precision: str = "amp-bf16",
+                     micro_batch: int = 1, precision: str = "mixed-bf16",
                      zero_stage: int = 1, recompute: str | None = "selective",
                      compute_efficiency: float = 0.6, node_size: int = GPUS_PER_NODE,
                      network_bytes_per_s: float = NETWORK_BYTES_PER_S) -> list[PlanOption]:

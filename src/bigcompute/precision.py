@@ -40,7 +40,8 @@ PEAK_COLUMNS = {
 # Training/inference precisions that run on another dtype's units. Mixed precision computes
 # its matmuls in the half-precision type. int4 has no column in the catalogue, so it is
 # costed at the int8 peak (conservative: Turing/Ampere datasheets list int4 at 2x int8).
-PEAK_ALIASES = {"amp-bf16": "bf16", "amp-fp16": "fp16", "int4": "int8"}
+PEAK_ALIASES = {"amp-bf16": "bf16", "amp-fp16": "fp16", "mixed-bf16": "bf16",
+                "mixed-fp16": "fp16", "mixed-bf16-fp32-grads": "bf16", "int4": "int8"}
 # The dtypes the catalogue has a column for (int4 is read only if the file gains one).
 PEAK_DTYPES = tuple(d for d in PEAK_COLUMNS if d != "int4")
 # Every dtype a time estimate accepts: the catalogue's, and those run on another's units.
@@ -70,19 +71,39 @@ class Recipe:
 
     @property
     def autocast(self) -> bool:
-        """Mixed precision by casting at each matmul (torch.autocast): fp32 activations
-        between matmuls, 16-bit inside them."""
+        """Precision cast at each matmul (torch.autocast; Transformer Engine's fp8): wide
+        activations between matmuls, narrow ones inside them, and a narrow copy of each
+        matmul weight kept for the backward."""
         return self.activation < self.wide_activation
 
 
-# Mixed precision follows the ZeRO paper's accounting (Rajbhandari et al. 2020, sec. 3.1):
-# 2 (bf16 weights) + 2 (bf16 grads) + 12 (fp32 master, momentum, variance) = 16 B/param.
+# Three ways to train in 16 bits, named for what they are:
+#
+# * "amp-bf16" / "amp-fp16": torch.autocast over an fp32 model. Weights, gradients and Adam's
+#   moments are fp32 (4 + 4 + 2 x 4 = 16 B/param); each matmul casts its fp32 weight to 16
+#   bits in the forward and autocast caches the cast for the backward: those copies
+#   (`memory.Activations.weight_copies`, 2 B per matmul weight) are sharded and divided like
+#   the weights they copy. Activations are 16-bit in the matmuls, fp32 between them.
+# * "mixed-bf16" / "mixed-fp16": 16-bit weights and gradients with an fp32 master copy and
+#   fp32 moments in the optimizer, 2 + 2 + (4 + 2 x 4) = 16 B/param (Rajbhandari et al. 2020,
+#   sec. 3.1; Megatron-LM, DeepSpeed, FSDP's MixedPrecision); the model runs in 16 bits, so
+#   its activations are 16-bit throughout. "-fp32-grads": gradients accumulated in fp32.
+# * "fp8": NVIDIA Transformer Engine's recipe (Micikevicius et al. 2022, "FP8 formats for
+#   deep learning"): the "mixed-bf16" states, plus an fp8 copy of each matmul weight made in
+#   the forward (1 B per matmul weight, kept like autocast's copies) and the matmul inputs
+#   saved in fp8. The reference accounting counts every saved tensor inside a block at 1 B
+#   (a lower bound: Transformer Engine keeps softmax and activation outputs in 16 bits) and
+#   the residual stream and norms at 2 B.
+# * "bf16" / "fp16": everything in 16 bits, the optimizer's moments too.
 RECIPES = {
     "fp32": Recipe(4, 4, 0, 4, 4, 4),
-    "amp-bf16": Recipe(2, 2, 4, 4, 2, 4),
-    "amp-fp16": Recipe(2, 2, 4, 4, 2, 4),
-    "amp-bf16-fp32-grads": Recipe(2, 4, 4, 4, 2, 4),  # fp32 gradient accumulation
-    "bf16": Recipe(2, 2, 0, 2, 2, 2),                 # pure bf16, optimizer states too
+    "amp-bf16": Recipe(4, 4, 0, 4, 2, 4),
+    "amp-fp16": Recipe(4, 4, 0, 4, 2, 4),
+    "mixed-bf16": Recipe(2, 2, 4, 4, 2, 2),
+    "mixed-fp16": Recipe(2, 2, 4, 4, 2, 2),
+    "mixed-bf16-fp32-grads": Recipe(2, 4, 4, 4, 2, 2),
+    "fp8": Recipe(2, 2, 4, 4, 1, 2),
+    "bf16": Recipe(2, 2, 0, 2, 2, 2),
     "fp16": Recipe(2, 2, 0, 2, 2, 2),
 }
 OPTIMIZER_MOMENTS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
@@ -98,6 +119,7 @@ def bytes_per_element(dtype: str) -> float:
 
 
 def recipe(precision: str) -> Recipe:
-    """The `Recipe` of a training precision (fp32, amp-bf16, amp-fp16, bf16, fp16, ...)."""
+    """The `Recipe` of a training precision: fp32, amp-bf16 (torch.autocast), mixed-bf16
+    (16-bit model, fp32 master weights), fp8, bf16, ... (`RECIPES`)."""
     check_choice("precision", precision, tuple(RECIPES))
     return RECIPES[precision]

@@ -88,7 +88,7 @@ def _check(sizes: dict[str, np.ndarray], batch: np.ndarray, seq: np.ndarray,
 
 
 def transformer_sweep(base, *, n_layers=None, d_model=None, n_heads=None, n_kv_heads=None,
-                      d_ff=None, batch=1, seq=None, precision: str = "amp-bf16",
+                      d_ff=None, batch=1, seq=None, precision: str = "mixed-bf16",
                       optimizer: str = "adamw", attention: str = "flash",
                       recompute: str | None = None, device=None, mfu: float = 0.4,
                       dtype: str = "bf16") -> dict[str, np.ndarray]:

@@ -9,7 +9,9 @@ website built for students carries no solution text anywhere (pages, search inde
 
 from __future__ import annotations
 
+import copy
 import html
+import math
 import re
 import shutil
 from pathlib import Path
@@ -17,7 +19,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from bigcompute.coursework import grading
+from bigcompute import catalog, counts, energy, hardware, memory, scaling, timing
+from bigcompute.coursework import grading, variants
 from bigcompute.coursework.checks import (
     check_between,
     check_choice,
@@ -58,16 +61,19 @@ def secrets(nb) -> list[str]:
 
 # ------------------------------------------------------------------ the checking helpers
 
-def test_check_close_says_what_was_expected_with_units():
-    with pytest.raises(AssertionError, match=r"gpu_days: expected 12,000 GPU-days \(within "
-                                             r"1%\), got 10,000 GPU-days \(-17%\)"):
+def test_check_close_names_the_band_and_never_the_expected_value():
+    with pytest.raises(AssertionError) as failed:
         check_close("gpu_days", 1.0e4, 1.2e4, rel=0.01, unit="GPU-days")
+    assert str(failed.value) == "gpu_days: 10,000 GPU-days is outside the 1% band"
+    for revealing in ("12,000", "1.2e", "17%", "expected"):
+        assert revealing not in str(failed.value)
     check_close("gpu_days", 1.2e4 * 1.009, 1.2e4, rel=0.01, unit="GPU-days")
 
 
-def test_check_close_names_an_order_of_magnitude_error():
-    with pytest.raises(AssertionError, match=r"1,000x the expected value"):
+def test_check_close_does_not_give_away_an_order_of_magnitude():
+    with pytest.raises(AssertionError) as failed:
         check_close("flops", 3.14e26, 3.14e23, rel=0.01, unit="FLOP")
+    assert "1,000x" not in str(failed.value) and "3.14e+23" not in str(failed.value)
 
 
 @pytest.mark.parametrize("bad", [None, "3.1e23", True, [1.0], float("nan"), float("inf")])
@@ -85,9 +91,9 @@ def test_numpy_scalars_count_as_numbers():
 
 def test_check_equal_accepts_a_whole_float_for_a_count_and_nothing_else():
     check_equal("n", 610000.0, 610_000, unit="FLOP")
-    with pytest.raises(AssertionError, match="expected 610,000 FLOP, got 610,001 FLOP"):
+    with pytest.raises(AssertionError, match="^n: 610,001 FLOP is not the exact count$"):
         check_equal("n", 610_001, 610_000, unit="FLOP")
-    with pytest.raises(AssertionError, match="expected 'compute', got 'memory'"):
+    with pytest.raises(AssertionError, match="^bound: 'memory' is not the right answer$"):
         check_equal("bound", "memory", "compute")
 
 
@@ -173,6 +179,7 @@ def test_every_check_reads_its_own_answer_and_no_other(chapter):
         # and comments and strings are not code
         code = re.sub(r"#.*", "", re.sub(r"\b\w+=(?!=)", "", cell.source))
         code = re.sub(r'"[^"\n]*"', '""', code)
+        code = re.sub(r"\.\w+", ".", code)  # attributes (inputs.n_gpus) are not names
         words = set(re.findall(r"\b\w+\b", code))
         assert words & set(answers[ex]), (
             f"chapter {chapter} {grading.nbgrader_meta(cell)['grade_id']} does not use "
@@ -209,10 +216,70 @@ def test_student_version_has_no_solutions_and_no_hidden_tests(chapter):
 
 # ------------------------------------------------------------------ release and grade
 
+def library_answers(student: str) -> dict[str, float]:
+    """Chapter 4's answers for ``student``'s own numbers, computed here with the library
+    (independently of the notebook's solutions): what a correct student submits."""
+    v = variants.chapter_variant(4, environ={variants.STUDENT_ID_ENV: student})
+    assert v.student_id == student
+    answers: dict[str, float] = {}
+    n = counts.param_count(catalog.model(v.ex1.model))
+    answers["llama_params"] = n
+    cfg, seq = catalog.model(v.ex2.model), v.ex2.seq
+    answers["long_context_ratio"] = (counts.flops(cfg, 1, seq, pass_="train")
+                                     / counts.flops_6nd(counts.param_count(cfg), seq))
+    n = counts.param_count(catalog.model(v.ex3.model))
+    answers["model_state_gb"] = 16 * n / 1e9
+    answers["zero3_gb_per_device"] = memory.zero_memory_per_device(n, v.ex3.dp, 3) / 1e9
+    e = v.ex4
+    flops = counts.flops_6nd(counts.param_count(catalog.model(e.model)), e.tokens)
+    answers["gpu_days"] = timing.training_time(flops, e.device, 1, e.mfu) / 86400
+    e = v.ex5
+    kwh = energy.energy_kwh(e.gpu_hours, e.watts, e.pue)
+    answers["energy_mwh"] = kwh / 1000
+    answers["co2_tonnes"] = energy.co2_tonnes(kwh, e.grid_kg_per_kwh)
+    answers["cost_usd"] = energy.cost_dollars(e.gpu_hours, e.price_per_gpu_hour)
+    e = v.ex6
+    budget = e.n_gpus * e.days * 86400 * hardware.device(e.device).peak_flops("bf16") * e.mfu
+    answers["budget_flops"] = budget
+    answers["n_params_opt"], answers["tokens_opt"] = scaling.chinchilla_optimal(budget)
+    answers["state_gb_per_gpu"] = memory.zero_memory_per_device(
+        answers["n_params_opt"], e.n_gpus, 3) / 1e9
+    answers["booking_usd"] = e.n_gpus * e.days * 24 * e.price_per_gpu_hour
+    e = v.ex8
+    n = counts.param_count(catalog.model(e.model))
+    answers["train_flops"] = 6 * n * e.tokens
+    gpu_seconds = timing.training_time(answers["train_flops"], e.device, 1, e.mfu)
+    answers["n_gpus"] = 8 * math.ceil(gpu_seconds / (e.days * 86400) / 8)
+    half = hardware.device(e.device).memory_bytes / 2
+    answers["zero_stage"] = min(s for s in range(4) if memory.zero_memory_per_device(
+        n, answers["n_gpus"], s) <= half)
+    answers["run_usd"] = gpu_seconds / 3600 * e.price_per_gpu_hour
+    return answers
+
+
+EXACT_ANSWERS = {"llama_params", "n_gpus", "zero_stage"}  # counts: no band
+
+
+def submit_numbers(nb, numbers: dict[str, float]) -> nbformat.NotebookNode:
+    """``nb`` with every answer cell that defines only numbers replaced by literal
+    assignments (as a student who computed them elsewhere would write them); answer cells
+    that define a function keep their code."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if not (grading.is_solution(cell) and cell.cell_type == "code"):
+            continue
+        names = cell.metadata["bigcompute"]["answers"]
+        if all(name in numbers for name in names):
+            cell.source = "\n".join(f"{name} = {numbers[name]!r}" for name in names)
+    return nb
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Chapter 4 released with nbgrader, and four submissions autograded: the solutions,
-    the untouched student version, one wrong answer, one wrong part of an answer."""
+    """Chapter 4 released with nbgrader, and six submissions autograded: the solutions
+    (ada), the untouched student version (bob), one wrong answer (cy), one wrong part of an
+    answer (dee), eve's own numbers computed with the library and typed in as numbers, and
+    fay's typed in 0.5% off by hand, with one GiB-for-GB slip and one answer 5% off."""
     tmp = tmp_path_factory.mktemp("course")
     course_dir = tmp / "course"
     released = grading.release(GRADED_CHAPTER, course_dir, ROOT)
@@ -225,10 +292,16 @@ def graded(tmp_path_factory):
     answer_cell(wrong_answer, "ex4").source += "\ngpu_days = 2 * gpu_days"
     wrong_part = read(NOTEBOOKS[GRADED_CHAPTER])  # exercise 3 (b) only: ZeRO-3 unsharded
     answer_cell(wrong_part, "ex3").source += "\nzero3_gb_per_device = model_state_gb"
+    eve = library_answers("eve")
+    fay = {k: v if k in EXACT_ANSWERS else v * 1.005 for k, v in library_answers("fay").items()}
+    fay["model_state_gb"] = library_answers("fay")["model_state_gb"] * 1e9 / 2**30  # GiB
+    fay["gpu_days"] = library_answers("fay")["gpu_days"] * 1.05  # the partial band
     submissions = tmp / "submissions"
     name = NOTEBOOKS[GRADED_CHAPTER].name
     for student, nb in [("ada", instructor), ("bob", read(released)),
-                        ("cy", wrong_answer), ("dee", wrong_part)]:
+                        ("cy", wrong_answer), ("dee", wrong_part),
+                        ("eve", submit_numbers(instructor, eve)),
+                        ("fay", submit_numbers(instructor, fay))]:
         (submissions / student).mkdir(parents=True)
         nbformat.write(nb, submissions / student / name)
     report = grading.grade(submissions, course_dir=course_dir, root=ROOT)
@@ -252,13 +325,62 @@ def _points(nb, exercise=None, auto=True):
                and k.endswith("_explain") != auto)
 
 
+def _student(report, name):
+    return next(s for s in report.students if s.student == name)
+
+
+def _autograded(report, student) -> nbformat.NotebookNode:
+    course_dir = report.csv.parent
+    return read(course_dir / "autograded" / student / grading.assignment_id(GRADED_CHAPTER)
+                / NOTEBOOKS[GRADED_CHAPTER].name)
+
+
+def _stdout(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
 def test_the_solutions_get_full_marks(graded):
     _, instructor, report = graded
     full = _points(instructor)
-    ada = next(s for s in report.students if s.student == "ada")
+    ada = _student(report, "ada")
     assert ada.auto_max == full > 0
     assert ada.auto_score == full
     assert ada.manual_max == _points(instructor, auto=False) > 0
+
+
+def test_two_students_get_different_numbers_in_every_exercise_with_inputs(graded):
+    """The released notebook is the same for all; each runs on its student's numbers."""
+    _, _, report = graded
+    shown = {}
+    for student in ("ada", "bob"):
+        nb = _autograded(report, student)
+        shown[student] = {grading.nbgrader_meta(c)["grade_id"]: _stdout(c) for c in nb.cells
+                          if grading.nbgrader_meta(c).get("grade_id", "").endswith("_inputs")}
+    assert set(shown["ada"]) == {f"{ex}_inputs" for ex in variants.INPUTS[GRADED_CHAPTER]}
+    for cell_id, text in shown["ada"].items():
+        assert "student 'ada'" in text and "student 'bob'" in shown["bob"][cell_id]
+        numbers = [line for line in text.splitlines()[1:]]
+        assert numbers and numbers != shown["bob"][cell_id].splitlines()[1:], cell_id
+
+
+def test_correct_numbers_typed_in_get_full_marks(graded):
+    _, instructor, report = graded
+    assert _student(report, "eve").auto_score == _points(instructor)
+
+
+def test_a_slip_and_a_partial_answer_get_their_configured_credit(graded):
+    """fay: everything 0.5% off (full marks), the model states in GiB (the slip's 0.5 of 1
+    point) and the GPU-days 5% off (the 10% band's 0.5 of 1 point)."""
+    _, instructor, report = graded
+    fay = _student(report, "fay")
+    assert fay.auto_score == _points(instructor) - 0.5 - 0.5
+    assert fay.by_exercise["ex3"] == _points(instructor, "ex3") - 0.5
+    assert fay.by_exercise["ex4"] == _points(instructor, "ex4") - 0.5
+    feedback = html.unescape(fay.feedback.read_text())
+    assert ("model_state_gb: the answer is in GiB (2^30 bytes) where GB (10^9 bytes) were "
+            "asked: 0.5 points of 1") in feedback
+    assert ("gpu_days: within the 10% band but outside the 1% band: partial credit, "
+            "0.5 points of 1") in feedback
 
 
 def test_the_untouched_student_version_gets_zero(graded):
@@ -268,30 +390,70 @@ def test_the_untouched_student_version_gets_zero(graded):
 
 def test_one_wrong_answer_loses_exactly_that_exercises_points(graded):
     _, instructor, report = graded
-    cy = next(s for s in report.students if s.student == "cy")
+    cy = _student(report, "cy")
     assert cy.auto_score == _points(instructor) - _points(instructor, "ex4")
     assert cy.by_exercise["ex4"] == 0
 
 
 def test_a_wrong_part_loses_only_that_parts_points(graded):
     _, instructor, report = graded
-    dee = next(s for s in report.students if s.student == "dee")
+    dee = _student(report, "dee")
     part_b = grading.points(instructor)["ex3_check2"]
     assert dee.auto_score == _points(instructor) - part_b
     assert 0 < dee.by_exercise["ex3"] < _points(instructor, "ex3")
+
+
+def _renderings(value: float) -> set[str]:
+    """The ways a check could print ``value``."""
+    forms = {repr(float(value)), f"{value:.4g}", f"{value:.6g}", f"{value:.3e}"}
+    if abs(value) >= 1000:
+        forms |= {f"{value:,.0f}", f"{value:.0f}"}
+    return {f for f in forms if len(f.replace(",", "").replace(".", "")) >= 4}
+
+
+def test_no_feedback_contains_an_expected_value(graded):
+    """Neither the checks' messages nor the feedback pages give an expected value; the
+    pages leave out the hidden tests (their code shows how the values are made)."""
+    _, instructor, report = graded
+    solutions = "\n".join(line for c in instructor.cells if grading.is_solution(c)
+                          for line in grading.split_hidden(c)[0])
+    hidden = [line for line in secrets(instructor) if line not in solutions
+              and any(line in c.source for c in instructor.cells if grading.is_test(c))]
+    assert hidden
+    for s in report.students:
+        expected = {k: v for k, v in library_answers(s.student).items()
+                    if k not in EXACT_ANSWERS or v >= 1000}
+        nb = _autograded(report, s.student)
+        messages = "\n".join(
+            _stdout(c) + "".join(o.get("evalue", "") for o in c.outputs)
+            for c in nb.cells if grading.is_test(c))
+        page = html.unescape(re.sub(r"<[^>]+>", "", s.feedback.read_text()))
+        assert "BEGIN HIDDEN TESTS" not in page
+        assert not [t for t in hidden if t in page], f"{s.student}: hidden tests in feedback"
+        for name, value in expected.items():
+            # what the checks said about this answer (a wrong answer may well equal the
+            # expected value of another: that is the student's own number)
+            said = "\n".join(line for line in messages.splitlines()
+                             if line.startswith(f"{name}:"))
+            leaks = [f for f in _renderings(value) if f in said]
+            assert not leaks, f"{s.student}: the expected {name} in the checks' output: {leaks}"
+        # the answers these students got wrong: their exact values appear nowhere on the page
+        for name in {"cy": ["gpu_days"], "dee": ["zero3_gb_per_device"],
+                     "fay": ["model_state_gb", "gpu_days"]}.get(s.student, []):
+            leaks = [f for f in _renderings(expected[name]) if len(f) >= 6 and f in page]
+            assert not leaks, f"{s.student}: the expected {name} in the feedback page: {leaks}"
 
 
 def test_grading_writes_a_csv_and_feedback_with_the_failed_check(graded):
     _, _, report = graded
     rows = report.csv.read_text().splitlines()
     assert rows[0].startswith("student,auto_score,auto_max,by_hand_max,ex1,")
-    assert [r.split(",")[0] for r in rows[1:]] == ["ada", "bob", "cy", "dee"]
+    assert [r.split(",")[0] for r in rows[1:]] == ["ada", "bob", "cy", "dee", "eve", "fay"]
     assert "by hand" in rows[1]
     for s in report.students:
         assert s.feedback is not None and s.feedback.exists()
-    feedback = html.unescape(next(s for s in report.students if s.student == "cy")
-                             .feedback.read_text())
-    assert "gpu_days: expected" in feedback and "GPU-days" in feedback
+    feedback = html.unescape(_student(report, "cy").feedback.read_text())
+    assert "gpu_days: " in feedback and "GPU-days is outside the 10% band: no credit" in feedback
 
 
 # ------------------------------------------------------------------ the site for students

@@ -149,6 +149,7 @@ def test_saved_activations_match_the_prediction_without_autocast(runs):
     rows = gm.compare_training_memory(runs["training_steps"])
     for row in rows:
         assert _finite(row["predicted_total_bytes"]) and _finite(row["activation_error"])
+        assert _finite(row["predicted_peak_bytes"])
         if row["precision"] != "amp-bf16":
             assert abs(row["activation_error"]) < 0.01, row
 
@@ -169,9 +170,11 @@ def test_out_of_memory_rows_say_whether_the_prediction_fits(runs):
     run["results"][0].update(status="oom", step_seconds=None, peak_allocated_bytes=None)
     row = gm.compare_training_memory(run)[0]
     assert row["status"] == "oom" and row["measured_states_bytes"] is None
-    assert row["total_error"] is None and row["predicted_fits"] is False
-    assert row["predicted_total_bytes"] == memory.training_memory(
-        gm._config(run["results"][0]), 2, 64, precision="fp32", attention="naive").total
+    assert row["peak_error"] is None and row["predicted_fits"] is False
+    predicted = memory.training_memory(gm._config(run["results"][0]), 2, 64, precision="fp32",
+                                       attention="naive")
+    assert row["predicted_total_bytes"] == predicted.total
+    assert row["predicted_peak_bytes"] == predicted.peak
 
 
 def test_worst_and_the_library_table_summarise_rows(runs, cpu_device):

@@ -30,11 +30,11 @@ def test_memory_explorer_builds_at_its_defaults_and_shows_a_chart():
 def test_memory_explorer_shows_the_library_ledger_and_verdict():
     explorer = widgets.memory_explorer(model="llama2-7b", batch=2, seq=2048, zero_stage=3,
                                        dp=8, device="a100-80gb")
-    mem = memory.training_memory("llama2-7b", 2, 2048, precision="amp-bf16",
+    mem = memory.training_memory("llama2-7b", 2, 2048, precision="mixed-bf16",
                                  optimizer="adamw", attention="flash", zero_stage=3, dp=8)
     fit = memory.fit("llama2-7b", "a100-80gb", 2, 2048, zero_stage=3, dp=8)
     text = shown(explorer)
-    for value in (mem.weights, mem.optimizer, mem.activations, mem.total):
+    for value in (mem.weights, mem.optimizer, mem.activations, mem.total, mem.peak):
         assert units.format_bytes(value) in text
     assert fit.message in text
     assert f"largest micro-batch that fits</td><td style='text-align:right'>{fit.max_batch:,}" \

@@ -13,6 +13,7 @@ repository root:
     python -m bigcompute.coursework.grading release 4           # student version of chapter 4
     python -m bigcompute.coursework.grading grade submissions/  # autograde: CSV + HTML feedback
     python -m bigcompute.coursework.grading site                # the website without solutions
+    python -m bigcompute.coursework.grading gradebook           # totals: CSV, Canvas, Moodle
 
 ``release CH`` writes ``_build/course/release/chNN/NN_exercises.ipynb`` (the file to hand
 out). ``grade DIR`` takes one folder per student (``DIR/<student>/NN_exercises.ipynb``),
@@ -29,7 +30,6 @@ import contextlib
 import copy
 import csv
 import fnmatch
-import os
 import re
 import shutil
 import subprocess
@@ -42,12 +42,35 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from .gradebook import FORMATS, export, nbgrader_tools_on_path, parse_weights
+
 __all__ = [
-    "CHAPTERS", "DEFAULT_COURSE_DIR", "DEFAULT_SITE_DIR", "EXERCISES_GLOB", "CELL_TIMEOUT_S",
-    "NBGRADER_CONFIG", "repo_root", "exercise_notebooks", "exercise_notebook", "assignment_id",
-    "nbgrader_meta", "is_solution", "is_test", "points", "exercise_of", "solution_texts",
-    "split_hidden", "student_notebook", "release", "StudentResult", "GradeReport", "grade",
-    "copy_book", "stage_student_book", "student_site", "main",
+    "CELL_TIMEOUT_S",
+    "CHAPTERS",
+    "DEFAULT_COURSE_DIR",
+    "DEFAULT_SITE_DIR",
+    "EXERCISES_GLOB",
+    "NBGRADER_CONFIG",
+    "GradeReport",
+    "StudentResult",
+    "assignment_id",
+    "copy_book",
+    "exercise_notebook",
+    "exercise_notebooks",
+    "exercise_of",
+    "grade",
+    "is_solution",
+    "is_test",
+    "main",
+    "nbgrader_meta",
+    "points",
+    "release",
+    "repo_root",
+    "solution_texts",
+    "split_hidden",
+    "stage_student_book",
+    "student_notebook",
+    "student_site",
 ]
 
 CHAPTERS = range(1, 9)
@@ -70,6 +93,14 @@ guide (appendix E) for a shared JupyterHub, where an exchange and a course_id ar
 
 c = get_config()  # noqa: F821 (nbgrader defines it)
 c.Execute.timeout = {CELL_TIMEOUT_S}  # seconds per cell when autograding
+# feedback without the hidden tests, and a failed check's message without its traceback:
+# their code would show how the expected values are made (bigcompute.coursework.feedback)
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "bigcompute.coursework.feedback.ShortTracebacks",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
 '''
 
 
@@ -197,11 +228,7 @@ def _api(course_dir: Path):
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
-    # nbgrader runs the `alembic` command (installed beside this Python) to check the
-    # database's schema: make it findable when the virtual environment is not activated
-    bin_dir = str(Path(sys.executable).parent)
-    if shutil.which("alembic") is None and bin_dir not in os.environ.get("PATH", ""):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    nbgrader_tools_on_path()
 
     course_dir = Path(course_dir).resolve()
     course_dir.mkdir(parents=True, exist_ok=True)
@@ -209,6 +236,10 @@ def _api(course_dir: Path):
     config.CourseDirectory.root = str(course_dir)
     config.CourseDirectory.db_url = f"sqlite:///{course_dir / 'gradebook.db'}"
     config.Execute.timeout = CELL_TIMEOUT_S
+    # feedback without the hidden tests or tracebacks (as NBGRADER_CONFIG says)
+    from .feedback import FEEDBACK_PREPROCESSORS
+
+    config.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)
     return NbGraderAPI(config=config)
 
 
@@ -444,6 +475,16 @@ def main(argv=None) -> int:
     s.add_argument("--toc", help="a table of contents to use instead of _toc.yml")
     s.add_argument("--no-strict", action="store_true", help="do not treat warnings as errors")
     sub.add_parser("list", help="the chapters that have exercises, with their points")
+    b = sub.add_parser("gradebook", help="every student's weighted total over all chapters, "
+                                         "as CSV and for Canvas and Moodle")
+    b.add_argument("--course-dir", default=str(DEFAULT_COURSE_DIR),
+                   help="the course folder: reads its gradebook.db, writes totals*.csv")
+    b.add_argument("--from-csv", help="read a CSV from `nbgrader export` instead")
+    b.add_argument("--weights", help="weights by assignment, e.g. ch04=2,ch08=0.5 "
+                                     "(default: every chapter weighs 1)")
+    b.add_argument("--out", help="where to write (default: the course folder)")
+    b.add_argument("--formats", default=",".join(FORMATS),
+                   help=f"some of {','.join(FORMATS)} (default: all)")
     args = p.parse_args(argv)
     try:
         if args.command == "release":
@@ -459,6 +500,13 @@ def main(argv=None) -> int:
                       f" (+{s.manual_max:g} by hand)  {s.feedback or ''}")
             print(f"scores: {report.csv} ({len(report.students)} submissions, "
                   f"{report.seconds:.1f} s)")
+        elif args.command == "gradebook":
+            course_dir = Path(args.course_dir)
+            written = export(args.from_csv or course_dir / "gradebook.db",
+                             args.out or course_dir, parse_weights(args.weights),
+                             [f.strip() for f in args.formats.split(",") if f.strip()])
+            for fmt, path in written.items():
+                print(f"{fmt}: {path}")
         elif args.command == "site":
             html = student_site(args.out, toc=args.toc, strict=not args.no_strict)
             print(f"the site without solutions: file://{html}/index.html")

@@ -26,15 +26,15 @@ def faq_summary_html(report: ModelOnDevice) -> str:
     params = units.format_count(report.params)
     if report.active_params != report.params:
         params += f" ({units.format_count(report.active_params)} active per token)"
-    fits_one = "yes" if one.total <= cap else "no"
+    fits_one = "yes" if one.peak <= cap else "no"
     rows = [("parameters", params),
             (f"train on one {html.escape(dev.name)}?",
-             (f"{fits_one}: needs {units.format_bytes(one.total)} of "
+             (f"{fits_one}: peaks at {units.format_bytes(one.peak)} of "
               f"{units.format_bytes(cap)} (micro-batch 1, {report.seq:,} tokens)"))]
     if report.train_zero3:
         dp, mem = report.train_zero3
         rows.append(("fewest devices, ZeRO-3",
-                     f"{dp:,} ({units.format_bytes(mem.total)} each)"))
+                     f"{dp:,} (peak {units.format_bytes(mem.peak)} each)"))
     else:
         rows.append(("fewest devices, ZeRO-3",
                      ("none: one sequence's activations overflow the device; add tensor or "

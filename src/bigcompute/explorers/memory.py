@@ -18,7 +18,7 @@ __all__ = ["MEMORY_DEFAULTS", "PRECISIONS", "RECOMPUTE_CHOICES", "SEQ_CHOICES", 
            "memory_chart", "memory_sharding_chart"]
 
 # The training precisions the explorers offer (the recipes a reader would choose).
-PRECISIONS = tuple(p for p in RECIPES if p != "amp-bf16-fp32-grads")
+PRECISIONS = tuple(p for p in RECIPES if p != "mixed-bf16-fp32-grads")
 RECOMPUTE_CHOICES = {"none": None, "selective": "selective", "full": "full"}
 SEQ_CHOICES = tuple(2**k for k in range(7, 18))  # 128 ... 131,072 tokens
 DP_CHOICES = tuple(2**k for k in range(13))      # 1 ... 4096
@@ -29,7 +29,7 @@ _CUSTOM = ("d_model", "n_layers", "n_heads", "vocab_size")
 # LLaMA-2-7B (Touvron et al. 2023b) with mixed-precision AdamW at its 4096-token context:
 # the explorer opens on a model whose states alone (16 B/param, 108 GB) overflow one GPU.
 MEMORY_DEFAULTS = {
-    "model": "llama2-7b", "batch": 1, "seq": 4096, "precision": "amp-bf16",
+    "model": "llama2-7b", "batch": 1, "seq": 4096, "precision": "mixed-bf16",
     "optimizer": "adamw", "attention": "flash", "recompute": "none", "zero_stage": 0,
     "dp": 1, "tp": 1, "pp": 1, "device": "h100-sxm",
     # the custom model (model="custom"): a GPT-2-style decoder, as in the parameter explorer
@@ -103,6 +103,8 @@ def memory_summary_html(report: MemoryReport, settings: dict) -> str:
         rows.append((f"&nbsp;&nbsp;{label}", (f"{units.format_bytes(value)} "
                                               f"({units.format_share(value, mem.total)})")))
     rows.append(("<b>total per device</b>", f"<b>{units.format_bytes(mem.total)}</b>"))
+    rows.append(("<b>peak of the step</b>",
+                 f"<b>{units.format_bytes(mem.peak)}</b> ({html.escape(mem.peak_phase)})"))
     rows.append((f"{html.escape(dev.name)} memory", units.format_bytes(dev.memory_bytes)))
     rows.append(("devices (dp &times; tp &times; pp)",
                  (f"{settings['dp']} &times; {settings['tp']} &times; {settings['pp']} = "

@@ -15,7 +15,7 @@ __all__ = ["PLANNER_DEFAULTS", "PLANNER_DEVICE_COUNTS", "PLANNER_ROWS", "Planner
 # sec. 2.2: "global batch-size of 4M tokens"), i.e. 1024 sequences per step; 64 H100s.
 PLANNER_DEFAULTS = {"model": "llama2-13b", "device": "h100-sxm", "n_devices": 64,
                     "global_batch": 1024, "seq": 4096, "micro_batch": 1, "zero_stage": 1,
-                    "recompute": "selective", "precision": "amp-bf16"}
+                    "recompute": "selective", "precision": "mixed-bf16"}
 PLANNER_DEVICE_COUNTS = tuple(2**k for k in range(3, 15))  # 8 ... 16,384
 PLANNER_ROWS = 10
 
@@ -40,17 +40,18 @@ def planner_summary_html(options: list, settings: dict, rows: int = PLANNER_ROWS
         verdict = verdict_html(True, (
             f"Fastest plan that fits: {best.label} ({best.n_microbatches} micro-batches of "
             f"{best.micro_batch}), {units.format_seconds(best.step.total_seconds)} per step, "
-            f"MFU {best.step.mfu:.0%}, {units.format_bytes(best.memory.total)} per device. "
+            f"MFU {best.step.mfu:.0%}, peak {units.format_bytes(best.memory.peak)} per device. "
             f"{len(fitting)} of {len(options)} valid splits fit."))
     else:
-        smallest = min(options, key=lambda o: o.memory.total)
+        smallest = min(options, key=lambda o: o.memory.peak)
         verdict = verdict_html(False, (
             f"None of the {len(options)} valid splits fits in "
             f"{units.format_bytes(smallest.capacity_bytes)}: the smallest needs "
-            f"{units.format_bytes(smallest.memory.total)} per device ({smallest.label}). "
+            f"{units.format_bytes(smallest.memory.peak)} per device at its peak "
+            f"({smallest.label}). "
             "Try more devices, a higher ZeRO stage or full recomputation."))
     table_rows = [{"plan": o.label, "micro-batches": f"{o.n_microbatches:,}",
-                   "memory / device": (units.format_bytes(o.memory.total)
+                   "memory / device": (units.format_bytes(o.memory.peak)
                                        + ("" if o.fits else " (too big)")),
                    "step": units.format_seconds(o.step.total_seconds),
                    "TP comm": units.format_seconds(o.step.tp_comm_seconds),
@@ -59,7 +60,8 @@ def planner_summary_html(options: list, settings: dict, rows: int = PLANNER_ROWS
                    "fits": o.fits} for o in options[:rows]]
     table = html_table(table_rows, _PLAN_COLUMNS, css_class="bigcompute-summary",
                        row_style=lambda r: "" if r["fits"] else ";color:#8a1f11")
-    note = ("Memory from memory.training_memory (flash attention, sequence parallel with TP); "
+    note = ("Memory: the step's peak from memory.training_memory (flash attention, sequence "
+            "parallel with TP); "
             "time from parallel.step_time at 60% of peak for the matmuls, TP inside a node on "
             "NVLink, DP across nodes at 50 GB/s per GPU once the run spans more than one "
             "8-GPU node. Bubble = (p-1)/(m+p-1).")
@@ -69,7 +71,7 @@ def planner_summary_html(options: list, settings: dict, rows: int = PLANNER_ROWS
 def planner_chart(options: list, settings: dict, rows: int = PLANNER_ROWS) -> Chart:
     """The best ``rows`` plans: step time by part and memory per device."""
     dev = hardware.device(settings["device"])
-    data = [{"label": o.label, "fits": o.fits, "memory": o.memory.total,
+    data = [{"label": o.label, "fits": o.fits, "memory": o.memory.peak,
              "parts": {"compute": o.step.compute_seconds,
                        "tensor-parallel comm": o.step.tp_comm_seconds,
                        "data-parallel comm": o.step.dp_comm_seconds,

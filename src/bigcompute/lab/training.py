@@ -9,9 +9,7 @@ Everything is seeded; the data (`lab.data`) are generated, never downloaded.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from .. import optim_cost
 from ..configs import MLPConfig
 from ..errors import check_choice, check_positive_int
 from . import nets
+from .measure import native_stderr_silenced
 
 __all__ = [
     "DOCUMENTS_SIZES", "WORKED_EXAMPLE_SIZES", "documents_model", "documents_training_step",
@@ -246,26 +245,6 @@ def train_with_validation(model: nn.Module, loss_fn: Callable, optimizer, train_
 PHASES = ("forward", "loss", "backward", "optimizer")
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Send the process's file descriptor 2 to /dev/null for a while: torch 2.13's profiler
-    (Kineto) writes "profiler_start/stop" lines from C++ straight to it, which would land in
-    the notebook's output. Python's own sys.stderr is untouched."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr to silence
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def profile_training_step(model, loss_fn, optimizer, x, y, steps: int = 5,
                           warmup: int = 2) -> dict:
     """Run ``steps`` training steps under ``torch.profiler`` (CPU) with each phase labelled
@@ -284,7 +263,7 @@ def profile_training_step(model, loss_fn, optimizer, x, y, steps: int = 5,
 
     for _ in range(warmup):
         step()
-    with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU]) as prof:
+    with native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
             step()
     averages = prof.key_averages()

@@ -267,7 +267,9 @@ def compare_training_memory(runs) -> list[dict]:
     """Each measured training step beside `memory.training_memory` with the same precision,
     attention and recomputation (AdamW):
 
-    - total: predicted ``.total`` vs the measured peak (``max_memory_allocated``; absent on CPU);
+    - peak: predicted ``.peak`` (the step's timeline, `memory.step_timeline`, with the
+      AdamW kernel the run used) vs the measured ``max_memory_allocated`` (absent on CPU);
+      ``.total`` beside it, the resident sum the book printed before it modelled the peak;
     - model states: predicted weights + grads + optimizer vs the bytes of parameters, gradients
       and optimizer states measured after a step;
     - activations: predicted activations + logits vs the bytes autograd saved in one forward
@@ -280,9 +282,10 @@ def compare_training_memory(runs) -> list[dict]:
         capacity = run["environment"].get("memory_bytes")
         for r in run["results"]:
             cfg = _config(r)
+            kernel = "fused" if "fused" in r.get("optimizer", "fused") else "foreach"
             pred = memory.training_memory(cfg, r["batch"], r["seq"], precision=r["precision"],
                                           optimizer="adamw", attention=r["attention"],
-                                          recompute=r["recompute"])
+                                          recompute=r["recompute"], optimizer_kernel=kernel)
             ok = r["status"] == "ok"
             states = ((r["param_bytes"] or 0) + (r["grad_bytes"] or 0)
                       + (r["optimizer_state_bytes"] or 0)) if ok and r["param_bytes"] else None
@@ -293,8 +296,11 @@ def compare_training_memory(runs) -> list[dict]:
                 **_base(run),
                 **{k: r[k] for k in ("model", "batch", "seq", "precision", "attention",
                                      "recompute", "status")},
-                "predicted_total_bytes": pred.total,
+                "predicted_peak_bytes": pred.peak,
+                "predicted_peak_phase": pred.peak_phase,
                 "measured_peak_bytes": peak,
+                "peak_error": relative_error(pred.peak, peak),
+                "predicted_total_bytes": pred.total,
                 "total_error": relative_error(pred.total, peak),
                 "predicted_states_bytes": pred.model_states,
                 "measured_states_bytes": states,
@@ -303,7 +309,7 @@ def compare_training_memory(runs) -> list[dict]:
                 "measured_saved_bytes": saved,
                 "activation_error": relative_error(acts, saved),
                 "capacity_bytes": capacity,
-                "predicted_fits": (pred.total <= capacity) if capacity else None,
+                "predicted_fits": (pred.peak <= capacity) if capacity else None,
                 "step_seconds": r["step_seconds"] if ok else None,
                 "tokens_per_s": r.get("tokens_per_s") if ok else None,
                 "mfu": r["mfu"] if ok else None,
