@@ -26,7 +26,7 @@ from bigcompute.tables import Column
 # The estimates: every module outside lab/, plots/, widgets/, explorers/, coursework/ and
 # validation/ (those are fuzzed through the functions they call), and errors (the checks).
 MODULES = ("configs", "precision", "units", "hardware", "catalog", "counts", "memory",
-           "step_memory", "hf_accounting", "megatron_accounting", "timing", "parallel",
+           "kv_cache", "step_memory", "hf_accounting", "megatron_accounting", "timing", "parallel",
            "planner", "energy", "scaling", "reliability", "estimate", "sweep", "optim_cost",
            "published", "reference_figures", "workloads", "trends", "tables")
 
@@ -115,7 +115,7 @@ NOT_FUZZED_PARAMETERS = {"kwargs", "training_kwargs", "row_style", "caption", "c
 NOT_FUZZED = {
     "tables.format_cell",  # formats any value: nothing it takes is bad
     # unchecked on purpose, for callers that checked their inputs (sweep's arrays, timing)
-    "counts.unchecked_transformer_params", "counts.unchecked_flop_terms", "memory.cached_kv_bytes",
+    "counts.unchecked_transformer_params", "counts.unchecked_flop_terms", "kv_cache.cached_kv_bytes",
     # the walk of a step over parts `memory.step_timeline` computed and checked: fuzzed
     # through it
     "step_memory.step_events", "step_memory.transformer_step_timeline",

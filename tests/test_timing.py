@@ -242,7 +242,7 @@ def test_decode_throughput_grows_with_batch_while_memory_bound(batch):
     assert two > one
 
 
-@given(st.integers(1, 100_000))
+@given(st.integers(1, 16_000))  # batch 8 fits on an H100 up to 17,266 tokens
 def test_decode_slows_as_the_context_grows(context):
     t = timing.decode_time_per_token(LLAMA2_7B, "h100-sxm", 8, context)
     assert timing.decode_time_per_token(LLAMA2_7B, "h100-sxm", 8, context + 1000) > t
@@ -352,10 +352,9 @@ def test_generation_sums_every_decode_step_in_closed_form(batch):
         s.seconds for s in steps)
     total = timing.generation_time(cfg, "h100-sxm", batch, prompt, new)
     assert total == pytest.approx(expected, rel=1e-12)
-    # rotary positions take any length, at once; so many steps that they overflow are refused
-    assert timing.generation_time(LLAMA2_7B, "h100-sxm", 1, 512, 10**30) < float("inf")
-    with pytest.raises(ValueError, match="new_tokens"):
-        timing.generation_time(LLAMA2_7B, "h100-sxm", 1, 512, 10**400)
+    # rotary positions take any length; so many tokens that their cache cannot fit are refused
+    with pytest.raises(ValueError, match="prompt_len \\+ new_tokens"):
+        timing.generation_time(LLAMA2_7B, "h100-sxm", 1, 512, 10**30)
 
 
 def test_kv_dtype_and_flags_are_named():

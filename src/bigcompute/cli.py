@@ -16,7 +16,7 @@ import json
 import re
 import sys
 
-from . import catalog, hardware, memory, timing
+from . import catalog, hardware, kv_cache, memory, timing
 from .counts import active_param_count, param_count
 from .estimate import estimate_training
 from .units import format_bytes, format_count, format_seconds, parse_count
@@ -130,7 +130,7 @@ def _rate(per_second: float) -> str:
 def cmd_infer(args):
     cfg = catalog.model(args.model)
     step = timing.decode_time_per_token(cfg, args.device, args.batch, args.context, args.dtype)
-    mem = memory.inference_memory(cfg, args.batch, args.context, args.dtype)
+    mem = kv_cache.inference_memory(cfg, args.batch, args.context, args.dtype)
     out = {"params": param_count(cfg), "active_params": active_param_count(cfg),
            "weights_bytes": mem.weights, "kv_cache_bytes": mem.kv_cache,
            "seconds_per_token": step, "tokens_per_s": args.batch / step}

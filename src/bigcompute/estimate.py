@@ -6,14 +6,26 @@ import math
 import numbers
 from dataclasses import asdict, dataclass
 
-from . import energy, memory, scaling, timing
+from . import energy, kv_cache, memory, scaling, timing
 from .catalog import model as get_model
 from .catalog import model_info
+from .configs import (
+    AttentionConfig,
+    CNNConfig,
+    LSTMConfig,
+    MLPConfig,
+    ResNetConfig,
+    TransformerConfig,
+)
 from .counts import active_param_count, check_seq, flops, flops_6nd, param_count
-from .configs import (AttentionConfig, CNNConfig, LSTMConfig, MLPConfig, ResNetConfig,
-                      TransformerConfig)
-from .errors import (check_at_least, check_fraction, check_non_negative, check_positive,
-                     check_positive_int, fail)
+from .errors import (
+    check_at_least,
+    check_fraction,
+    check_non_negative,
+    check_positive,
+    check_positive_int,
+    fail,
+)
 from .hardware import device as get_device
 from .units import format_count, format_dollars, format_flops, format_seconds
 
@@ -134,10 +146,10 @@ FAQ_QUANTIZED_DTYPES = ("int8", "int4")
 
 @dataclass(frozen=True)
 class ServingFit:
-    """Serving at batch 1 with one weight format: `memory.inference_memory`, whether it
+    """Serving at batch 1 with one weight format: `kv_cache.inference_memory`, whether it
     fits the device, and decoding speed (None where the device lists no peak for it)."""
 
-    memory: memory.InferenceMemory
+    memory: kv_cache.InferenceMemory
     fits: bool
     tokens_per_s: float | None
 
@@ -196,13 +208,13 @@ def model_on_device(model: str, device, n_devices: int, mfu: float, seq: int) ->
                               power_watts=dev.tdp_watts or 1.0)
     serving = {}
     for dtype in (half, *FAQ_QUANTIZED_DTYPES):
-        mem = memory.inference_memory(cfg, 1, seq, dtype=dtype, kv_dtype=half)
-        try:
+        mem = kv_cache.inference_memory(cfg, 1, seq, dtype=dtype, kv_dtype=half)
+        fits = kv_cache.max_decode_batch(cfg, dev, seq, dtype, half) >= 1
+        tokens_per_s = None  # when it does not fit, or the device lists no peak for dtype
+        if fits and dev.has_peak(dtype):
             tokens_per_s = 1 / timing.decode_time_per_token(cfg, dev, 1, seq, dtype,
                                                             kv_dtype=half)
-        except ValueError:  # the device lists no peak for this dtype
-            tokens_per_s = None
-        serving[dtype] = ServingFit(mem, mem.total <= dev.memory_bytes, tokens_per_s)
+        serving[dtype] = ServingFit(mem, fits, tokens_per_s)
     return ModelOnDevice(cfg, dev, n, active_param_count(cfg), seq, one, sharded, tokens,
                          tokens_note, train, serving, half)
 

@@ -38,14 +38,22 @@ from .errors import (
 )
 from .hardware import device as get_device
 from .hf_accounting import hf_saved_parts
+# the book calls these as memory.kv_cache_bytes and so on: they live in kv_cache
+from .kv_cache import (  # noqa: F401
+    InferenceMemory,
+    cached_kv_bytes,
+    check_kv_dtype,
+    check_serving_fits,
+    inference_memory,
+    kv_cache_bytes,
+    max_decode_batch,
+)
 from .megatron_accounting import megatron_layer_bytes
 from .precision import (
     DTYPE_BYTES,
     INDEX_BYTES,
     OPTIMIZER_MOMENTS,
-    RECIPES,
     Recipe,
-    bytes_per_element,
 )
 from .precision import recipe as _recipe
 from .step_memory import OPTIMIZER_KERNELS, StepTimeline, transformer_step_timeline
@@ -54,8 +62,7 @@ from .units import format_bytes
 __all__ = [
     "ModelStates", "model_state_bytes", "Activations", "layer_activation_bytes",
     "activation_bytes", "SIMPLE_CONFIGS", "SIMPLE_LOSSES", "simple_activation_bytes",
-    "step_bytes_moved", "kv_cache_bytes", "cached_kv_bytes", "check_kv_dtype",
-    "InferenceMemory", "inference_memory", "max_decode_batch", "zero_memory_per_device",
+    "step_bytes_moved", "zero_memory_per_device",
     "TrainingMemory", "LEDGER_LABELS", "training_memory", "step_timeline", "Fit", "fit",
     "max_batch", "fewest_zero3_devices", "IMPLEMENTATIONS",
 ]
@@ -67,13 +74,6 @@ ZERO_STAGES = (0, 1, 2, 3)
 def _check_zero_stage(name: str, stage) -> None:
     check_non_negative_int(name, stage)
     check_choice(name, stage, ZERO_STAGES)
-
-
-def check_kv_dtype(kv_dtype) -> None:
-    """The KV cache's dtype: None (the weights' dtype) or any dtype `bytes_per_element`
-    knows, named as ``kv_dtype`` when it is not."""
-    if kv_dtype is not None:
-        check_choice("kv_dtype", kv_dtype, tuple(DTYPE_BYTES) + tuple(RECIPES))
 
 
 def _check_n_params(name: str, n_params) -> None:
@@ -503,72 +503,6 @@ def step_bytes_moved(n_params: int, activation_bytes: float) -> float:
     check_non_negative("n_params", n_params)
     check_non_negative("activation_bytes", activation_bytes)
     return 10 * DTYPE_BYTES["fp32"] * n_params + 2 * activation_bytes
-
-
-# ---------------------------------------------------------------- KV cache and inference
-
-def kv_cache_bytes(cfg: TransformerConfig, batch: int, seq: int, dtype: str = "bf16") -> float:
-    """Keys and values of every layer: 2 * layers * batch * seq * kv_heads * head_dim * bytes.
-
-    Grouped-query attention shrinks it by n_heads / n_kv_heads (8x for Llama-2-70B). ``seq``
-    is a sequence the model can take (`counts.check_seq`; None: its own context)."""
-    cfg = _transformer(cfg)
-    check_positive_int("batch", batch)
-    seq = check_seq(cfg, seq)
-    return cached_kv_bytes(cfg, batch, seq, dtype)
-
-
-def cached_kv_bytes(cfg, batch, seq, dtype) -> float:
-    """K and V bytes of ``seq`` cached positions per sequence, whatever attends to them, so
-    unchecked against the decoder's positions: `kv_cache_bytes` after its checks, the timing
-    formulas' slopes (seq 1 and 2) and an encoder's cached output (Whisper's 1,500 frames,
-    beyond its decoder's 448 positions)."""
-    return (2 * cfg.n_layers * batch * seq * cfg.n_kv_heads * cfg.head_dim
-            * bytes_per_element(dtype))
-
-
-@dataclass(frozen=True)
-class InferenceMemory:
-    weights: float
-    kv_cache: float
-
-    @property
-    def total(self) -> float:
-        return self.weights + self.kv_cache
-
-
-def inference_memory(cfg: TransformerConfig, batch: int, seq: int, dtype: str = "bf16",
-                     kv_dtype: str | None = None, tp: int = 1) -> InferenceMemory:
-    """Weights at ``dtype`` plus the KV cache for ``batch`` sequences of ``seq`` tokens,
-    per device when split ``tp`` ways: (N x bytes(dtype) + `kv_cache_bytes`) / tp.
-    ``kv_dtype`` defaults to ``dtype``; ``tp`` must divide the heads (`counts.check_tp`)."""
-    cfg = _transformer(cfg)
-    check_positive_int("batch", batch)
-    seq = check_seq(cfg, seq)
-    check_kv_dtype(kv_dtype)
-    check_tp(cfg, tp)
-    weights = param_count(cfg) * bytes_per_element(dtype) / tp
-    kv = cached_kv_bytes(cfg, batch, seq, kv_dtype or dtype) / tp
-    return InferenceMemory(weights, kv)
-
-
-def max_decode_batch(cfg, device, context: int, dtype: str = "bf16",
-                     kv_dtype: str | None = None, tp: int = 1) -> int:
-    """The largest batch of sequences that can decode at ``context`` tokens on ``tp`` devices
-    (tensor parallel): each device holds its share of the weights, of every sequence's KV
-    cache and of the step's working memory, the fp32 logits of the next token (V x 4 bytes per
-    sequence, the vocabulary split over the devices):
-
-        batch = floor((memory - weights / tp) / ((KV per sequence + 4 V) / tp))
-
-    0 when the weights alone do not fit (`inference_memory` gives the two parts)."""
-    cfg = _transformer(cfg)
-    context = check_seq(cfg, context, "context")
-    dev = get_device(device)
-    one = inference_memory(cfg, 1, context, dtype, kv_dtype, tp)
-    per_sequence = one.kv_cache + cfg.vocab_size * DTYPE_BYTES["fp32"] / tp
-    room = dev.memory_bytes - one.weights
-    return max(0, math.floor(room / per_sequence)) if per_sequence else 0
 
 
 # ---------------------------------------------------------------- sharding and the total

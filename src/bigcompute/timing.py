@@ -16,10 +16,16 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from . import catalog, counts, hardware, memory
+from . import catalog, counts, hardware, kv_cache
 from .counts import transformer_config
-from .errors import (check_bool, check_fraction, check_non_negative, check_positive,
-                     check_positive_int, fail)
+from .errors import (
+    check_bool,
+    check_fraction,
+    check_non_negative,
+    check_positive,
+    check_positive_int,
+    fail,
+)
 from .precision import bytes_per_element
 
 __all__ = [
@@ -288,7 +294,7 @@ def prefill_roofline(cfg, device, batch: int, prompt_len: int, dtype: str = "bf1
 
     FLOPs: `counts.flops` forward with ``causal_halving=True`` (a causal attention kernel does
     only the lower triangle), run at ``mfu`` of peak. Bytes: the weights read once
-    (`weight_bytes_read`) plus the KV cache written (`memory.kv_cache_bytes`); activations are
+    (`weight_bytes_read`) plus the KV cache written (`kv_cache.kv_cache_bytes`); activations are
     assumed to stay on chip. Prefill is compute-bound for all but tiny prompts.
     """
     cfg = _decoder(cfg)
@@ -296,11 +302,13 @@ def prefill_roofline(cfg, device, batch: int, prompt_len: int, dtype: str = "bf1
     prompt_len = counts.check_seq(cfg, prompt_len, "prompt_len")
     check_fraction("mfu", mfu)
     check_fraction("bandwidth_efficiency", bandwidth_efficiency)
-    memory.check_kv_dtype(kv_dtype)
+    kv_cache.check_kv_dtype(kv_dtype)
     dev = hardware.device(device)
+    kv_cache.check_serving_fits(cfg, dev, batch, prompt_len, dtype, kv_dtype,
+                                context_name="prompt_len")
     flops = counts.flops(cfg, batch, prompt_len, "forward", causal_halving=True)
     bytes_moved = (weight_bytes_read(cfg, batch * prompt_len, dtype)
-                   + memory.cached_kv_bytes(cfg, batch, prompt_len, kv_dtype or dtype))
+                   + kv_cache.cached_kv_bytes(cfg, batch, prompt_len, kv_dtype or dtype))
     return _roofline(flops, bytes_moved, dev.peak_flops(dtype) * mfu,
                      dev.bandwidth_bytes_per_s * bandwidth_efficiency)
 
@@ -323,14 +331,14 @@ def _decode_terms(cfg, batch, dtype, kv_dtype):
     # Attention against the cache: QK^T and AV, 2 FLOPs per multiply-add, per cached token.
     attn_flops_per_context = 2 * 2 * batch * cfg.n_layers * cfg.n_heads * cfg.head_dim
     # The cache is linear in its length: two points give its slope and any constant part.
-    kv_1 = memory.cached_kv_bytes(cfg, batch, 1, kv_dtype or dtype)
-    kv_2 = memory.cached_kv_bytes(cfg, batch, 2, kv_dtype or dtype)
+    kv_1 = kv_cache.cached_kv_bytes(cfg, batch, 1, kv_dtype or dtype)
+    kv_2 = kv_cache.cached_kv_bytes(cfg, batch, 2, kv_dtype or dtype)
     flops = 2 * decode_step_params(cfg) * batch
     bytes_ = weight_bytes_read(cfg, batch, dtype, decode=True) + kv_1 - (kv_2 - kv_1)
     memory_len = encoder_memory_len(cfg)
     if memory_len:  # cross-attention to the encoder's cached keys and values
         flops += attn_flops_per_context * memory_len
-        bytes_ += memory.cached_kv_bytes(cfg, batch, memory_len, kv_dtype or dtype)
+        bytes_ += kv_cache.cached_kv_bytes(cfg, batch, memory_len, kv_dtype or dtype)
     return flops, attn_flops_per_context, bytes_, kv_2 - kv_1
 
 
@@ -345,7 +353,8 @@ def decode_step_roofline(cfg, device, batch: int, context: int, dtype: str = "bf
     flops = 2 x active_params x batch + 4 x batch x n_layers x n_heads x head_dim x context
     time  = max(flops / peak, bytes / bandwidth)
 
-    At small batch the weights dominate and decoding is memory-bound: tokens/s per sequence
+    A batch whose weights, KV cache and logits do not fit on the device is refused
+    (`kv_cache.check_serving_fits`), naming the largest batch that does. At small batch the weights dominate and decoding is memory-bound: tokens/s per sequence
     is about bandwidth / weight bytes (Pope et al. 2022, "Efficiently scaling transformer
     inference"). ``kv_dtype`` defaults to ``dtype``. An encoder-decoder's step runs the
     decoder alone (`decode_step_params`) and reads the cross-attention keys and values cached
@@ -357,8 +366,9 @@ def decode_step_roofline(cfg, device, batch: int, context: int, dtype: str = "bf
     context = counts.check_seq(cfg, context, "context")
     check_fraction("bandwidth_efficiency", bandwidth_efficiency)
     check_fraction("compute_efficiency", compute_efficiency)
-    memory.check_kv_dtype(kv_dtype)
+    kv_cache.check_kv_dtype(kv_dtype)
     dev = hardware.device(device)
+    kv_cache.check_serving_fits(cfg, dev, batch, context, dtype, kv_dtype)
     f0, f1, b0, b1 = _decode_terms(cfg, batch, dtype, kv_dtype)
     return _roofline(f0 + f1 * context, b0 + b1 * context,
                      dev.peak_flops(dtype) * compute_efficiency,
@@ -416,6 +426,8 @@ def generation_time(cfg, device, batch: int, prompt_len: int, new_tokens: int,
     prefill = prefill_time(cfg, device, batch, prompt_len, dtype, mfu, bandwidth_efficiency,
                            kv_dtype)
     dev = hardware.device(device)
+    kv_cache.check_serving_fits(cfg, dev, batch, prompt_len + new_tokens, dtype, kv_dtype,
+                                context_name="prompt_len + new_tokens")
     flops_per_s = dev.peak_flops(dtype) * compute_efficiency
     bytes_per_s = dev.bandwidth_bytes_per_s * bandwidth_efficiency
     f0, f1, b0, b1 = _decode_terms(cfg, batch, dtype, kv_dtype)

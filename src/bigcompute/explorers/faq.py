@@ -47,6 +47,7 @@ def faq_summary_html(report: ModelOnDevice) -> str:
                   f"{est.mfu:.0%}{energy}")))
     for dtype, s in report.serving.items():
         speed = (f"{s.tokens_per_s:,.0f} tokens/s at batch 1" if s.tokens_per_s
+                 else "no speed where it does not fit" if not s.fits
                  else "no peak listed for this dtype")
         verdict = "fits" if s.fits else "does not fit"
         rows.append((f"serve with {dtype} weights",

@@ -60,7 +60,7 @@ def _rotate_half(x):
 
 class KVCache:
     """Pre-allocated keys and values of every layer: 2 x layers x (batch, kv_heads, max_len,
-    head_dim). Its bytes are what `memory.kv_cache_bytes` predicts."""
+    head_dim). Its bytes are what `kv_cache.kv_cache_bytes` predicts."""
 
     def __init__(self, cfg: TransformerConfig, batch: int, max_len: int, dtype=torch.float32,
                  device=None):

@@ -25,7 +25,7 @@ import re
 import statistics
 from pathlib import Path
 
-from .. import hardware, memory, timing
+from .. import hardware, kv_cache, memory, timing
 from ..configs import TransformerConfig
 from ..hardware import Device
 
@@ -325,7 +325,7 @@ def compare_decode(runs, device=None, bandwidth_efficiency: float = 1.0,
     - per generated token: the mean of `timing.decode_time_per_token` over the contexts the
       steps saw (prompt_len, ..., prompt_len + new_tokens - 1) vs the measured mean step time;
     - prefill: `timing.prefill_time` at ``prefill_mfu`` vs the measured prefill;
-    - KV cache: `memory.kv_cache_bytes` vs the bytes of the cache the loop allocated."""
+    - KV cache: `kv_cache.kv_cache_bytes` vs the bytes of the cache the loop allocated."""
     rows = []
     for run in _runs(runs, "decode"):
         dev = _device_for(run, device)
@@ -339,7 +339,7 @@ def compare_decode(runs, device=None, bandwidth_efficiency: float = 1.0,
                 for c in contexts)
             prefill = timing.prefill_time(cfg, dev, r["batch"], r["prompt_len"], r["dtype"],
                                           mfu=prefill_mfu)
-            kv = memory.kv_cache_bytes(cfg, r["batch"], r["prompt_len"] + r["new_tokens"],
+            kv = kv_cache.kv_cache_bytes(cfg, r["batch"], r["prompt_len"] + r["new_tokens"],
                                        r["dtype"])
             measured_step = r["decode_step_seconds_mean"] if ok else None
             measured_prefill = r["prefill_seconds"] if ok else None
