@@ -123,6 +123,11 @@ def _measure(model, cfg, name, batch, seq, precision, attention, recompute, devi
                   step_seconds=statistics.median(times), step_seconds_min=min(times),
                   step_seconds_all=times, repeats=repeats, warmup_step_seconds=warmup_times,
                   loss=float(loss.detach()))
+    if device.type == "cuda":  # one more step with the allocator's history recorded
+        torch.cuda.memory._record_memory_history(max_entries=200_000)
+        step()
+        result["memory_history"] = gm.memory_history_summary(torch.cuda.memory._snapshot())
+        torch.cuda.memory._record_memory_history(enabled=None)
     # Model states as they stand after a step: gradients are still there.
     params = list(model.parameters())
     result["param_bytes"] = c.tensor_bytes(params)
@@ -209,7 +214,11 @@ def main(argv=None) -> int:
                 "pure_bf16": "weights, grads and AdamW states in bfloat16",
                 "recompute_full": "torch.utils.checkpoint (reentrant) around each block",
                 "statistic": "median step time over the timed steps",
-                "peak_memory": "torch.cuda.max_memory_allocated over the timed steps"}
+                "peak_memory": "torch.cuda.max_memory_allocated over the timed steps",
+                "memory_history": "one more step under torch.cuda.memory."
+                                  "_record_memory_history: the peak and the largest blocks "
+                                  "alive at it (bigcompute.validation.gpu."
+                                  "memory_history_summary)"}
     rec = c.Recorder("training_steps", args, device, settings, key_fields=KEY)
     env = rec.environment
     budget, complete = c.Budget(args.budget_s), True

@@ -277,3 +277,23 @@ def test_loading_and_comparing_never_import_torch(out_dir):
 def test_cuda_device_names_map_to_the_hardware_catalogue(cuda_name, key):
     assert gm.catalogue_device_for(cuda_name) == key
     assert gm.device_slug(cuda_name) == gm.device_slug(cuda_name).lower()
+
+
+def test_the_memory_history_summary_finds_the_peak_and_what_was_alive():
+    """A synthetic allocator history: 4 MB (the logits), 2 MB, free the 2 MB, 8 MB (the
+    log-softmax), free all: the peak is 12 MB, reached at the fifth event, with the
+    log-softmax and the logits alive."""
+    def alloc(addr, size, name):
+        return {"action": "alloc", "addr": addr, "size": size,
+                "frames": [{"filename": "/x/model.py", "line": 7, "name": name}]}
+
+    def free(addr):
+        return {"action": "free_requested", "addr": addr}
+
+    trace = [alloc(1, 4_000_000, "logits"), alloc(2, 2_000_000, "tmp"), free(2),
+             {"action": "segment_alloc", "addr": 9, "size": 20_000_000},
+             alloc(3, 8_000_000, "log_softmax"), free(3), free(1)]
+    summary = gm.memory_history_summary({"device_traces": [trace]}, top=2)
+    assert summary["peak_bytes"] == 12_000_000 and summary["events_to_peak"] == 5
+    assert [b["where"] for b in summary["largest_at_peak"]] == ["model.py:7 log_softmax",
+                                                                "model.py:7 logits"]

@@ -33,7 +33,7 @@ __all__ = [
     "MEASUREMENTS_DIR", "NAMES", "SCHEMA_VERSION", "NoMeasurementsError",
     "catalogue_device_for", "device_slug", "available", "load", "validate_run",
     "relative_error", "measured_device", "compare_roofline", "compare_training_memory",
-    "compare_decode", "worst",
+    "memory_history_summary", "compare_decode", "worst",
 ]
 
 MEASUREMENTS_DIR = Path(__file__).parents[1] / "data" / "measurements"
@@ -315,6 +315,34 @@ def compare_training_memory(runs) -> list[dict]:
                 "mfu": r["mfu"] if ok else None,
             })
     return rows
+
+
+def memory_history_summary(snapshot: dict, top: int = 5) -> dict:
+    """What the CUDA caching allocator's history (``torch.cuda.memory._snapshot()`` after
+    ``_record_memory_history``) says about a step's peak: the bytes allocated at the
+    highest point (each ``alloc`` adds its size, each ``free_requested`` removes it), how
+    many events led there, and the ``top`` largest blocks alive at that moment with the
+    innermost Python frame that allocated each (the logits, the log-softmax, a layer's
+    activations...), to set beside `memory.step_timeline`'s walk."""
+    live: dict[int, tuple[int, str]] = {}
+    held = peak = peak_at = 0
+    largest: list[tuple[int, str]] = []
+    events = [e for trace in snapshot.get("device_traces", []) for e in trace]
+    for k, event in enumerate(events):
+        if event.get("action") == "alloc":
+            frames = [f for f in event.get("frames", [])
+                      if f.get("filename", "").endswith(".py")]
+            where = (f"{frames[0]['filename'].rsplit('/', 1)[-1]}:{frames[0]['line']} "
+                     f"{frames[0]['name']}") if frames else "?"
+            live[event["addr"]] = (event["size"], where)
+            held += event["size"]
+        elif event.get("action") == "free_requested" and event.get("addr") in live:
+            held -= live.pop(event["addr"])[0]
+        if held > peak:
+            peak, peak_at = held, k + 1
+            largest = sorted(live.values(), reverse=True)[:top]
+    return {"events": len(events), "events_to_peak": peak_at, "peak_bytes": peak,
+            "largest_at_peak": [{"bytes": size, "where": where} for size, where in largest]}
 
 
 def compare_decode(runs, device=None, bandwidth_efficiency: float = 1.0,
