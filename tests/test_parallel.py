@@ -156,20 +156,41 @@ def test_data_parallel_allreduces_the_gradients_by_hand():
     s = parallel.step_time(4e15, 1e9, ROUND, dp=4, compute_efficiency=0.5, **SHAPE)
     # 2 GB of fp16 gradients, ring of 4 at 100 GB/s: 2 x 3/4 x 2e9 / 1e11 = 0.03 s
     assert s.dp_comm_seconds == pytest.approx(0.03)
+    # the backward pass lasts 2/3 of the 2 s of compute: half of it hides all 0.03 s
     half_hidden = parallel.step_time(4e15, 1e9, ROUND, dp=4, dp_overlap=0.5,
                                      compute_efficiency=0.5, **SHAPE)
-    assert half_hidden.dp_comm_seconds == pytest.approx(0.015)
+    assert half_hidden.dp_comm_seconds == 0 and half_hidden.dp_hidden_seconds == \
+        pytest.approx(0.03)
     zero3 = parallel.step_time(4e15, 1e9, ROUND, dp=4, zero_stage=3, compute_efficiency=0.5,
                                **SHAPE)
     assert zero3.dp_comm_seconds == pytest.approx(0.045)
 
 
+def test_overlap_hides_communication_only_behind_as_much_backward():
+    """FAQ 9.5 once printed "overlap 100%: gradients 0.00 s" for an all-reduce longer than
+    the backward pass. At 0.5 GB/s the 2 GB all-reduce takes 2 x 3/4 x 2e9 / 5e8 = 6 s; the
+    backward pass, 2/3 of 2 s, hides 4/3 s of it and no more."""
+    s = parallel.step_time(4e15, 1e9, ROUND, dp=4, dp_overlap=1.0, compute_efficiency=0.5,
+                           dp_bandwidth_bytes_per_s=5e8, **SHAPE)
+    assert s.dp_hidden_seconds == pytest.approx(4 / 3)
+    assert s.dp_comm_seconds == pytest.approx(6 - 4 / 3)
+
+
 def test_pipeline_bubble_by_hand():
+    balanced = dict(SHAPE, n_layers=12)  # 3 layers on each of 4 stages
     s = parallel.step_time(4e15, 1e9, ROUND, pp=4, n_microbatches=8, compute_efficiency=0.5,
-                           **SHAPE)
+                           **balanced)
     assert s.compute_seconds == pytest.approx(2.0)
     assert s.bubble_seconds == pytest.approx(2.0 * 3 / 8)
     assert s.mfu == pytest.approx(0.5 / (1 + 3 / 8))
+
+
+def test_the_slowest_stage_sets_the_pace():
+    """10 layers on 4 stages: stages of 3, 3, 2, 2; every stage waits as if it held 3, 1.2
+    times the balanced 2.5."""
+    s = parallel.step_time(4e15, 1e9, ROUND, pp=4, n_microbatches=8, compute_efficiency=0.5,
+                           **SHAPE)
+    assert s.stage_layers == 3 and s.compute_seconds == pytest.approx(2.0 * 1.2)
 
 
 def test_explicit_bandwidths_override_the_device():

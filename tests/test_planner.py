@@ -56,3 +56,16 @@ def test_planner_refuses_at_once_what_no_split_fits():
         planner.plan_parallelism("gpt2-small", 8, 64, 2048, "h100-sxm")
     with pytest.raises(ValueError, match="compute_efficiency=1.5"):
         planner.plan_parallelism("llama2-7b", 8, 64, 2048, "h100-sxm", compute_efficiency=1.5)
+
+
+@pytest.mark.parametrize("n_devices", [32, 128, 1024])
+def test_unbalanced_pipelines_are_charged_their_slowest_stage(n_devices):
+    """Issue 18: for LLaMA-2-13B (40 layers) the planner once ranked PP32 first, its stages of
+    2 and 1 layers charged as if balanced. Charged at the fullest stage's pace, the best plan
+    divides the layers evenly, and an uneven one says why it is slower."""
+    options = planner.plan_parallelism("llama2-13b", n_devices, 2048, 4096, "h100-sxm")
+    assert 40 % options[0].pp == 0 and options[0].note == ""
+    uneven = [o for o in options if 40 % o.pp]
+    for o in uneven:
+        assert f"PP{o.pp} does not divide 40 layers evenly" in o.note
+        assert o.step.stage_layers == -(-40 // o.pp)

@@ -602,7 +602,9 @@ def training_memory(cfg, batch: int, seq: int | None = None, precision: str = "m
     shard = {s: (dp if zero_stage >= s else 1) for s in (1, 2, 3)}
     acts = activation_bytes(cfg, batch, seq, precision, attention, recompute, tp, sp,
                             implementation=implementation)
-    per_stage = acts.layers / pp * min(pp, cfg.n_layers)  # pp micro-batches of L/pp layers
+    # the first stage: pp micro-batches in flight, each through its ceil(L/pp) whole layers
+    n_blocks = cfg.n_layers + cfg.n_encoder_layers
+    per_stage = acts.layers / n_blocks * math.ceil(n_blocks / pp) * pp
     last_stage_too = pp == 1  # with pp > 1 the final norm and logits are on another device
     copies = acts.weight_copies / pp / shard[3]
     timeline = step_timeline(cfg, batch, seq, precision, optimizer, attention, recompute,

@@ -18,6 +18,8 @@ half of it, is what goes in these formulas (`step_time` does this for you).
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 from . import hardware
@@ -146,12 +148,17 @@ def dp_communication_volume(n_params: float, bytes_per_param: float = 2,
 
 # ---------------------------------------------------------------- a step-time model
 
+# The backward pass's share of a training step's FLOPs: 4 of the 6 N FLOPs per token
+# (Kaplan et al. 2020, sec. 2.1), so 2/3 of the compute time.
+BACKWARD_SHARE = 2 / 3
+
 @dataclass(frozen=True)
 class StepTime:
     """One optimizer step of DP x TP x PP training, in seconds, per device.
 
-    total_seconds = compute + tp_comm + dp_comm (exposed part) + bubble.
-    ``mfu`` is the model-FLOPs utilisation this step time implies.
+    total_seconds = compute + tp_comm + dp_comm (its exposed part) + bubble.
+    ``dp_hidden_seconds`` is the part of the data-parallel all-reduce that ran behind the
+    backward pass; ``mfu`` is the model-FLOPs utilisation this step time implies.
     """
 
     compute_seconds: float
@@ -162,6 +169,8 @@ class StepTime:
     n_devices: int
     flops_per_step: float
     mfu: float
+    dp_hidden_seconds: float = 0.0
+    stage_layers: int = 0
 
     def as_dict(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -182,15 +191,22 @@ def step_time(train_flops: float, n_params: float, device, *, n_layers: int, d_m
     One step processes dp x n_microbatches x micro_batch_size sequences of seq_len tokens and
     costs ``train_flops`` (e.g. `counts.flops(cfg, global_batch, seq, "train")` or 6ND).
 
-    - compute: train_flops / (n_devices x peak x compute_efficiency); compute_efficiency is
-      what the matmuls reach on their own, before any communication.
+    - compute: train_flops / (n_devices x peak x compute_efficiency) x the imbalance of the
+      stages; compute_efficiency is what the matmuls reach on their own, before any
+      communication. Stages hold whole layers, ceil(n_layers / pp) on the fullest, and the
+      pipeline runs at the slowest stage's pace: 40 layers on 32 stages put 2 layers on 8 of
+      them, so every stage waits as if it had 2 (1.6 x the balanced time).
     - tensor parallel (Shoeybi et al. 2019, Megatron-LM, sec. 3): each layer all-reduces its
       b x s x h activations twice in the forward and twice in the backward across the tp
-      group, for each micro-batch, on the n_layers / pp layers of the device's stage. Not
-      overlapped with compute. (Full recomputation would add two more per layer.)
+      group, for each micro-batch, on the layers of the fullest stage. Not overlapped with
+      compute. (Full recomputation would add two more per layer.)
     - data parallel: one all-reduce of the device's gradients, n_params / (tp x pp) x
-      grad_bytes_per_param, across dp devices (ZeRO-3: x 1.5, `dp_communication_volume`);
-      ``dp_overlap`` is the fraction hidden behind the backward pass (0 = none).
+      grad_bytes_per_param, across dp devices (ZeRO-3: x 1.5, `dp_communication_volume`),
+      after the last micro-batch's backward pass has produced them. Bucketed, it can run
+      behind that backward pass and no longer: ``dp_overlap`` is the fraction of it the
+      all-reduce may use (0 = none, 1 = all), so the exposed part is
+      max(0, all-reduce - dp_overlap x last backward), the backward being 2/3 of a
+      micro-batch's compute. An all-reduce longer than the backward is never hidden whole.
     - pipeline bubble: `pipeline_bubble_overhead` x (compute + tensor-parallel time).
 
     Left out: pipeline point-to-point sends (b x s x h per micro-batch per stage boundary,
@@ -233,19 +249,24 @@ def step_time(train_flops: float, n_params: float, device, *, n_layers: int, d_m
 
     n_devices = dp * tp * pp
     peak = dev.peak_flops(dtype)
-    compute = train_flops / (n_devices * peak * compute_efficiency)
+    stage_layers = math.ceil(n_layers / pp)  # the fullest stage sets the pace
+    compute = (train_flops / (n_devices * peak * compute_efficiency)
+               * stage_layers / (n_layers / pp))
 
     tp_comm = 0.0
     if tp > 1:
         message = micro_batch_size * seq_len * d_model * activation_bytes
         per_allreduce = ring_allreduce_time(message, tp, tp_bw, latency_s)
-        tp_comm = n_microbatches * (n_layers / pp) * 4 * per_allreduce
+        tp_comm = n_microbatches * stage_layers * 4 * per_allreduce
 
-    dp_comm = 0.0
+    dp_comm = hidden = 0.0
     if dp > 1:
         grads = n_params / (tp * pp) * grad_bytes_per_param
         factor = 1.5 if zero_stage == 3 else 1.0
-        dp_comm = factor * ring_allreduce_time(grads, dp, dp_bw, latency_s) * (1 - dp_overlap)
+        allreduce = factor * ring_allreduce_time(grads, dp, dp_bw, latency_s)
+        last_backward = BACKWARD_SHARE * compute / n_microbatches
+        hidden = min(allreduce, dp_overlap * last_backward)
+        dp_comm = allreduce - hidden
 
     bubble = pipeline_bubble_overhead(pp, n_microbatches, interleave) * (compute + tp_comm)
     total = compute + tp_comm + dp_comm + bubble
@@ -258,4 +279,6 @@ def step_time(train_flops: float, n_params: float, device, *, n_layers: int, d_m
         n_devices=n_devices,
         flops_per_step=float(train_flops),
         mfu=train_flops / (n_devices * peak * total),
+        dp_hidden_seconds=hidden,
+        stage_layers=stage_layers,
     )

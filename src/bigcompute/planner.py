@@ -24,6 +24,7 @@ from .errors import (
 )
 from .hardware import device as get_device
 from .precision import recipe
+from .units import format_bytes
 
 __all__ = [
     "GPUS_PER_NODE", "NETWORK_BYTES_PER_S", "PlanOption", "plan_parallelism",
@@ -47,10 +48,24 @@ class PlanOption:
     memory: memory.TrainingMemory
     capacity_bytes: float
     step: parallel.StepTime
+    n_layers: int = 0
 
     @property
     def fits(self) -> bool:
         return self.memory.peak <= self.capacity_bytes
+
+    @property
+    def note(self) -> str:
+        """What holds this plan back, in words ("" when nothing does)."""
+        notes = []
+        if not self.fits:
+            notes.append(f"its peak, {format_bytes(self.memory.peak)} per device, exceeds "
+                         f"{format_bytes(self.capacity_bytes)}")
+        if self.n_layers % self.pp:
+            notes.append(f"PP{self.pp} does not divide {self.n_layers} layers evenly: stages "
+                         f"of {self.step.stage_layers} and {self.n_layers // self.pp} layers, "
+                         "and the fullest sets the pace")
+        return "; ".join(notes)
 
     @property
     def label(self) -> str:
@@ -122,7 +137,7 @@ def plan_parallelism(cfg, n_devices: int, global_batch: int, seq: int, device, *
                 dp_bandwidth_bytes_per_s=network_bytes_per_s if crosses_nodes else None)
             options.append(PlanOption(dp, tp, pp, micro_batch,
                                       global_batch // (dp * micro_batch), mem,
-                                      dev.memory_bytes, step))
+                                      dev.memory_bytes, step, cfg.n_layers))
     if not options:
         fail("n_devices", n_devices,
              f"a count that splits into DP x TP x PP with TP dividing n_heads={cfg.n_heads} "
