@@ -38,6 +38,7 @@ from .errors import (
 )
 from .hardware import device as get_device
 from .hf_accounting import hf_saved_parts
+
 # the book calls these as memory.kv_cache_bytes and so on: they live in kv_cache
 from .kv_cache import (  # noqa: F401
     InferenceMemory,

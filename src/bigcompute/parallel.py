@@ -19,12 +19,18 @@ half of it, is what goes in these formulas (`step_time` does this for you).
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 from . import hardware
-from .errors import (check_choice, check_fraction, check_non_negative, check_non_negative_int,
-                     check_positive, check_positive_int, fail)
+from .errors import (
+    check_choice,
+    check_fraction,
+    check_non_negative,
+    check_non_negative_int,
+    check_positive,
+    check_positive_int,
+    fail,
+)
 
 __all__ = [
     "ring_allreduce_time", "allgather_time", "reduce_scatter_time",
