@@ -89,3 +89,53 @@ def test_memory_stack_chart_total_labels_equal_the_sums():
     fig = plots.memory_stack_chart(stacks, capacity_bytes=8 * 2**30, capacity_label="x")
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "4 GiB" in texts
+
+
+def test_memory_stack_chart_marks_each_peak_and_names_it_once():
+    stacks = {"a": {"weights": 2**30, "activations": 3 * 2**30},
+              "b": {"weights": 2**30, "activations": 2**30}}
+    fig = plots.memory_stack_chart(stacks, peaks={"a": 3 * 2**30, "b": 3 * 2**30})
+    ax = fig.axes[0]
+    ticks = [line for line in ax.lines if list(line.get_xdata()) == [3 * 2**30] * 2]
+    assert len(ticks) == 2  # one tick per bar, at its peak: inside a, beyond b
+    texts = {t.get_text() for t in ax.texts}
+    assert {"4 GiB, peak 3 GiB", "2 GiB, peak 3 GiB"} <= texts
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend.count("peak of the step") == 1 and legend[-1] == "peak of the step"
+
+
+def _walk():
+    """A step walked by hand: 1 GiB resident, 2 GiB of activations, a 1 GiB spike at the
+    loss (high 4 GiB), then the backward frees them."""
+    from bigcompute.step_memory import MemoryEvent, StepTimeline
+
+    gib = 2**30
+    return StepTimeline((MemoryEvent("start", "between steps", gib, gib),
+                         MemoryEvent("forward", "layer 1", 3 * gib, 3 * gib),
+                         MemoryEvent("loss", "cross-entropy", 3 * gib, 3 * gib),
+                         MemoryEvent("backward", "the loss", 3 * gib, 4 * gib),
+                         MemoryEvent("backward", "layer 1", gib, 3 * gib),
+                         MemoryEvent("optimizer", "step", gib, gib)))
+
+
+def test_step_memory_chart_climbs_to_each_events_high_water_mark():
+    fig = plots.step_memory_chart(_walk())
+    ax = fig.axes[0]
+    curve = max(ax.lines, key=lambda line: len(line.get_xdata()))
+    assert max(curve.get_ydata()) == 4 * 2**30  # the spike, not only what each event holds
+    assert "predicted peak 4 GiB\nbackward: the loss" in {t.get_text() for t in ax.texts}
+    assert {"forward", "loss", "backward", "optimizer"} <= {t.get_text() for t in ax.texts}
+
+
+def test_step_memory_chart_puts_the_measured_curve_beside_and_prints_the_error():
+    from types import SimpleNamespace
+
+    measured = SimpleNamespace(resident=2**30, peak=5 * 2**30,
+                               trace=(2**30, 3 * 2**30, 5 * 2**30, 2**30))
+    fig = plots.step_memory_chart(_walk(), measured, title="by hand")
+    assert len(fig.axes) == 2
+    left, right = fig.axes
+    assert left.get_ylim() == right.get_ylim()  # one scale for both
+    assert "measured peak 5 GiB" in {t.get_text() for t in right.texts}
+    assert fig._suptitle.get_text() == ("by hand — predicted peak 4 GiB, measured 5 GiB: "
+                                        "error -20.00%")

@@ -31,6 +31,7 @@ from .charts import (
     predicted_vs_measured_chart,
     ranked_bar_chart,
     roofline_chart,
+    step_memory_chart,
     training_curves_chart,
     workload_map_chart,
     year_trend_chart,
@@ -49,9 +50,10 @@ __all__ = [
     "device_comparison_chart", "image_grid", "isoflop_chart", "line_chart", "log_bars_chart",
     "memory_stack_chart", "parallel_plan_chart", "parameter_breakdown_chart",
     "parameter_scaling_chart", "pipeline_timeline_chart", "predicted_vs_measured_chart",
-    "ranked_bar_chart", "roofline_chart", "training_curves_chart", "workload_map_chart",
-    "year_trend_chart", "WidgetFigure", "figure_png", "draw", "DOMAIN_COLOURS", "DOMAIN_STYLES",
-    "MEMORY_COLOURS", "PART_COLOURS", "ROOF_COLOURS", "STEP_TIME_COLOURS",
+    "ranked_bar_chart", "roofline_chart", "step_memory_chart", "training_curves_chart",
+    "workload_map_chart", "year_trend_chart", "WidgetFigure", "figure_png", "draw",
+    "DOMAIN_COLOURS", "DOMAIN_STYLES", "MEMORY_COLOURS", "PART_COLOURS", "ROOF_COLOURS",
+    "STEP_TIME_COLOURS",
 ]
 
 

@@ -448,10 +448,11 @@ def memory_stack_chart(stacks: dict[str, dict[str, float]], *,
         text = units.format_bytes(total)
         if peak is not None:
             ax.plot([peak, peak], [y - 0.42, y + 0.42], color="black", linewidth=2.4,
-                    solid_capstyle="butt", zorder=4,
-                    label="peak of the step" if y == marked.index(peak) else None)
+                    solid_capstyle="butt", zorder=4, label="_peak")
             text += f", peak {units.format_bytes(peak)}"
-        ax.text(max(total, peak or 0) + longest * 0.01, y, text, va="center", fontsize=9)
+        ax.text(max(total, peak or 0) + longest * 0.01, y, text, va="center", fontsize=9,
+                bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
+                      "alpha": 0.85} if peaks else None)
     if capacity_bytes:
         ax.axvline(capacity_bytes, color="black", linestyle="--", linewidth=1.2)
         ax.text(capacity_bytes, len(labels) - 0.45, f" {capacity_label}", fontsize=9,
@@ -463,10 +464,15 @@ def memory_stack_chart(stacks: dict[str, dict[str, float]], *,
     ax.xaxis.set_major_locator(_binary_bytes_locator(longest * room))
     ax.xaxis.set_major_formatter(_binary_bytes_formatter())
     # the legend (with the title) sits above the bars, so no bar is ever hidden behind it
-    entries = len(parts) + (1 if peaks else 0)
-    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncol=min(entries, 5 if entries != 6
-                                                                     else 3), fontsize=8,
-              frameon=False, title=title, title_fontsize=10, alignment="left")
+    handles, names = ax.get_legend_handles_labels()  # the parts; the peak's tick last, once
+    if peaks:
+        from matplotlib.lines import Line2D  # lazy: matplotlib loads on the first chart
+
+        handles.append(Line2D([], [], color="black", linewidth=2.4))
+        names.append("peak of the step")
+    columns = 3 if len(names) == 6 else min(len(names), 5)  # six entries: two even rows
+    ax.legend(handles, names, loc="lower left", bbox_to_anchor=(0, 1.02), ncol=columns,
+              fontsize=8, frameon=False, title=title, title_fontsize=10, alignment="left")
     ax.spines[["top", "right"]].set_visible(False)
     return _finish(fig)
 
@@ -509,9 +515,9 @@ def step_memory_chart(timeline, measured=None, *, title: str | None = None,
             start = i
     ax.plot(xs, ys, color=MEMORY_COLOURS["activations"], lw=1.6, zorder=3)
     peak_at = events.index(timeline.peak_event)
-    panels_data = [(ax, peak_at - 0.5 if peak_at else 0.0, timeline.peak,
-                    f"predicted peak {units.format_bytes(timeline.peak)}\n"
-                    f"{timeline.peak_phase}", events[0].held)]
+    label = f"predicted peak {units.format_bytes(timeline.peak)}\n{timeline.peak_phase}"
+    panels_data = [(ax, peak_at - 0.5 if peak_at else 0.0, timeline.peak, label,
+                    events[0].held)]
     ax.set_xlim(0, len(events) - 1)
     ax.set_xticks([])
     ax.set_xlabel("the library's walk of the step, event by event")
@@ -543,7 +549,7 @@ def step_memory_chart(timeline, measured=None, *, title: str | None = None,
         error = timeline.peak / measured.peak - 1
         heading += (" — " if heading else "") + (
             f"predicted peak {units.format_bytes(timeline.peak)}, measured "
-            f"{units.format_bytes(measured.peak)}: error {error:+.1%}")
+            f"{units.format_bytes(measured.peak)}: error {error:+.2%}")
     if heading:
         fig.suptitle(heading, x=0.01, ha="left", fontsize=10)
     return _finish(fig)
