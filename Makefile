@@ -23,6 +23,7 @@ TEST_COMMAND := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile -
 hash = $(shell cksum $(1) 2>/dev/null | cksum | cut -d' ' -f1)
 REQUIREMENTS_HASH := $(call hash,requirements.txt pyproject.toml)
 SETUP_STAMP := $(VENV)/.installed-$(REQUIREMENTS_HASH)
+NPM_STAMP := site/node_modules/.package-lock.json
 # What the notebooks' outputs depend on besides their own cells: the library and its data,
 # and the pinned packages. Jupyter Book's cache sees only the cells, so when this changes
 # `make book` starts from an empty _build.
@@ -31,7 +32,14 @@ SOURCE_HASH = $(call hash,$(SOURCE_FILES) requirements.txt pyproject.toml)
 
 .PHONY: setup book test lab clean browser site-check
 
-setup: $(SETUP_STAMP)
+setup: $(SETUP_STAMP) $(NPM_STAMP)
+
+# The website's own copies of third-party scripts (MathJax, pyodide), pinned in
+# site/package-lock.json; the site build also installs them when they are missing.
+$(NPM_STAMP): site/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd site && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else echo "warning: no npm (Node.js): the website cannot be built offline"; fi
 
 $(SETUP_STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -24,11 +24,12 @@ from bigcompute.configs import AttentionConfig, CNNConfig, LSTMConfig, MLPConfig
 from bigcompute.tables import Column
 
 # The estimates: every module outside lab/, plots/, widgets/, explorers/, coursework/ and
-# validation/ (those are fuzzed through the functions they call), and errors (the checks).
+# validation/ (those are fuzzed through the functions they call), errors (the checks), and
+# blocks (the unchecked formulas counts, kv_cache, timing and memory call after their checks).
 MODULES = ("configs", "precision", "units", "hardware", "catalog", "counts", "memory",
            "kv_cache", "step_memory", "hf_accounting", "megatron_accounting", "timing", "parallel",
            "planner", "energy", "scaling", "reliability", "estimate", "sweep", "optim_cost",
-           "published", "reference_figures", "workloads", "trends", "tables")
+           "published", "reference_figures", "workloads", "trends", "tables", "hf_config")
 
 # One valid value per parameter name; `PER_FUNCTION` overrides where a function needs another.
 VALID = {
@@ -66,6 +67,15 @@ VALID = {
     "max_seq_len": 1024, "n_kv_heads": 8, "d_ff": 11008, "input_size": 10,
     "implementation": "reference", "optimizer_kernel": "fused", "accumulate": False,
     "largest_param": 1e8,
+    # a TransformerConfig's recent-decoder fields (PER_FUNCTION makes one config of them)
+    "attention_bias": False, "mlp_bias": False, "qk_norm": "head", "norm_placement": "sandwich",
+    "parallel_block": False, "sliding_window": 4096, "window_pattern": "LG",
+    "d_ff_expert": 1408, "shared_expert_d_ff": 2816, "shared_expert_gate": True,
+    "dense_layers": 1, "q_lora_rank": 1536, "kv_lora_rank": 512, "qk_rope_head_dim": 64,
+    "v_head_dim": 128, "mla_cache": "latent",
+    "config": {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
+               "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100,
+               "max_position_embeddings": 64},
 }
 YEAR_FLOPS = [1e20, 4e20, 1.6e21, 6.4e21]  # doubling every year
 ARRAY = np.ones(4)
@@ -75,6 +85,11 @@ PER_FUNCTION = {
     "counts.lstm_params": {"cfg": LSTMConfig(64, input_size=10, n_outputs=10)},
     "counts.attention_classifier_params": {"cfg": AttentionConfig()},
     "configs.CNNConfig": {"hidden": (32,)}, "configs.LSTMConfig": {"embed_dim": 16},
+    # every recent-decoder field at once: a DeepSeek-like mixture of experts with multi-head
+    # latent attention (which takes no qk_norm or window: those are fuzzed from None)
+    "configs.TransformerConfig": {"n_kv_heads": 32, "head_dim": 192, "positions": "rotary",
+                                  "bias": False, "qk_norm": None, "sliding_window": None,
+                                  "window_pattern": None},
     "counts.check_seq": {"name": "seq"}, "counts.transformer_matmul_shapes": {"tokens": 2048},
     "counts.flops_megatron": {"recompute": True}, "hardware.device": {"name": "h100-sxm"},
     "counts.simple_flop_terms": {"cfg": MLPConfig((64, 32, 10))},

@@ -183,6 +183,9 @@ PARAM_TOLERANCE = {
     # d_model x d_model position projection is 7.6% of the published size (see the notes)
     "chinchilla-70b": 0.09,
     "gopher-280b": 0.09,
+    # the reports say "14B" and "7B" for checkpoints of 14.66B and 7.30B parameters
+    "phi-4": 0.05,
+    "olmo2-7b": 0.05,
 }
 
 

@@ -141,7 +141,67 @@ def test_a_context_beyond_the_models_positions_names_the_flag(capsys):
     assert code == 2 and out == "" and err.startswith("bigcompute: error: --context 100000")
 
 
-def test_a_slow_rate_keeps_its_digits(capsys):
-    code, out, _ = run(capsys, "infer", "llama2-7b", "--device", "h100-sxm", "--context",
-                       "10000000000000")
-    assert code == 0 and " 0 tokens/s" not in out and "e-" in out
+def test_a_slow_rate_keeps_its_digits():
+    from bigcompute.cli import _rate
+
+    assert _rate(1234.4) == "1,234" and _rate(0.0123) == "0.0123" and "e-" in _rate(1.5e-7)
+
+
+def test_a_context_whose_cache_cannot_fit_is_refused_in_one_line(capsys):
+    code, out, err = run(capsys, "infer", "llama2-7b", "--device", "h100-sxm", "--context",
+                         "10000000000000")
+    assert code == 2 and out == "" and "context" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- --config: a config.json
+
+@pytest.fixture()
+def qwen3_json(tmp_path):
+    from hf_configs import CONFIGS
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(CONFIGS["qwen3-8b"]))
+    return path
+
+
+@pytest.mark.parametrize("argv", [
+    ["infer", "--device", "h100-sxm", "--context", "4096"],
+    ["train", "--tokens", "36T", "--device", "h100-sxm", "--devices", "4096", "--mfu", "0.4"],
+])
+def test_a_config_json_stands_for_the_model(capsys, qwen3_json, argv):
+    import bigcompute as bc
+
+    code, out, _ = run(capsys, "--json", argv[0], "--config", str(qwen3_json), *argv[1:])
+    data = json.loads(out)
+    cfg = bc.from_hf_config(qwen3_json)
+    assert code == 0
+    if argv[0] == "infer":
+        assert data["params"] == bc.param_count(cfg) == 8_190_735_360
+        assert data["kv_cache_bytes"] == bc.kv_cache_bytes(cfg, 1, 4096)
+    else:
+        assert data["flops"] == bc.flops(cfg, 1, cfg.max_seq_len, "train") * 36e12 / 40960
+
+
+def test_config_and_model_exclude_each_other_and_one_is_needed(capsys, qwen3_json):
+    for argv in (["infer", "llama2-7b", "--config", str(qwen3_json), "--device", "h100-sxm"],
+                 ["infer", "--device", "h100-sxm"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and err.count("\n") == 1 and "--config" in err
+
+
+def test_a_bad_config_file_or_field_is_one_line_naming_it(capsys, qwen3_json, tmp_path):
+    code, _, err = run(capsys, "infer", "--config", str(tmp_path / "none.json"), "--device",
+                       "h100-sxm")
+    assert code == 2 and err.startswith("bigcompute: error: --config ") and "Traceback" not in err
+    qwen3_json.write_text(json.dumps({"model_type": "mamba"}))
+    code, _, err = run(capsys, "infer", "--config", str(qwen3_json), "--device", "h100-sxm")
+    assert code == 2 and "--config" in err and "model_type='mamba'" in err
+    assert "Supported model_types: llama" in err and err.count("\n") == 1
+
+
+def test_memory_of_a_config_whose_activations_are_not_modelled_says_which_field(
+        capsys, qwen3_json):
+    code, _, err = run(capsys, "memory", "--config", str(qwen3_json))
+    assert code == 2 and "the model's qk_norm='head'" in err and err.count("\n") == 1

@@ -17,6 +17,7 @@ from .counts import active_param_count, flops, flops_6nd, macs, param_count
 from .energy import co2_tonnes, cost_dollars, energy_kwh, pf_days
 from .estimate import TrainingEstimate, estimate_training
 from .hardware import Device, device, devices
+from .hf_config import from_hf_config
 from .kv_cache import check_serving_fits, inference_memory, kv_cache_bytes, max_decode_batch
 from .memory import (
     activation_bytes,

@@ -5,6 +5,10 @@
     bigcompute train llama2-7b --tokens 2T --device a100-80gb --devices 2048 --mfu 0.4
     bigcompute memory llama2-7b --batch 1 --seq 4096 --device h100-sxm --zero 3 --dp 8
     bigcompute infer llama2-7b --device h100-sxm --batch 8 --context 4096
+    bigcompute infer --config Qwen3-8B/config.json --device h100-sxm
+
+Wherever a command takes a model name it takes instead --config, a Hugging Face config.json
+(`hf_config.from_hf_config`).
 
 Add --json for machine-readable output. Bad input prints one line and exits with status 2.
 """
@@ -15,10 +19,13 @@ import argparse
 import json
 import re
 import sys
+from dataclasses import fields
 
 from . import catalog, hardware, kv_cache, memory, timing
+from .configs import TransformerConfig
 from .counts import active_param_count, param_count
 from .estimate import estimate_training
+from .hf_config import from_hf_config
 from .units import format_bytes, format_count, format_seconds, parse_count
 
 __all__ = [
@@ -32,6 +39,8 @@ FLAGS = {"n_devices": "--devices", "grid_kg_per_kwh": "--grid", "zero_stage": "-
          "price_per_device_hour": "--price", "cfg": "MODEL", "cfg_or_params": "MODEL",
          "n_params": "MODEL"}
 COMMAND_FLAGS = {"infer": {"seq": "--context"}}
+# a model's own fields (a config.json's structure the estimates refuse): told as they are
+MODEL_FIELDS = {f.name for f in fields(TransformerConfig)}
 
 
 def _flag_message(message: str, command: str) -> str:
@@ -40,13 +49,42 @@ def _flag_message(message: str, command: str) -> str:
     if not match:
         return message
     name = match.group(1)
-    flag = COMMAND_FLAGS.get(command, {}).get(name) or FLAGS.get(name) or f"--{name}"
+    if name in MODEL_FIELDS:
+        return f"the model's {message}"
+    flag = (COMMAND_FLAGS.get(command, {}).get(name) or FLAGS.get(name)
+            or f"--{name.replace('_', '-')}")  # argparse's flags are hyphenated
     return f"{flag} {message[match.end():]}"
 
 
-def _model_or_params(text):
-    """A catalogue name, or a parameter count such as 7B (which starts with a digit)."""
+def _config_file(path: str):
+    """The model of a config.json; an error inside the file is told as --config's."""
+    try:
+        return from_hf_config(path)
+    except ValueError as err:
+        if str(err).startswith("config="):
+            raise
+        raise ValueError(f"config={path!r}: {err}") from None
+
+
+def _model(args):
+    """The model a command names: --config's file, or the catalogue's MODEL."""
+    return _config_file(args.config) if args.config is not None else catalog.model(args.model)
+
+
+def _model_or_params(args):
+    """--config's file, a catalogue name, or a parameter count such as 7B (which starts with
+    a digit)."""
+    if args.config is not None:
+        return _config_file(args.config)
+    text = args.model
     return parse_count(text) if text[:1].isdigit() else catalog.model(text)
+
+
+def _add_model(p, what: str) -> None:
+    """MODEL, or --config instead (one of the two)."""
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("model", nargs="?", help=what)
+    group.add_argument("--config", help="a Hugging Face config.json, instead of MODEL")
 
 
 def _count(text: str) -> float:
@@ -95,7 +133,7 @@ def cmd_models(args):
 
 
 def cmd_train(args):
-    est = estimate_training(_model_or_params(args.model), args.tokens, args.device,
+    est = estimate_training(_model_or_params(args), args.tokens, args.device,
                             args.devices, args.mfu, dtype=args.dtype, pue=args.pue,
                             grid_kg_per_kwh=args.grid, price_per_device_hour=args.price)
     if not args.json:
@@ -104,7 +142,7 @@ def cmd_train(args):
 
 
 def cmd_memory(args):
-    cfg = catalog.model(args.model)
+    cfg = _model(args)
     kw = dict(precision=args.precision, optimizer=args.optimizer, attention=args.attention,
               recompute=args.recompute, zero_stage=args.zero, dp=args.dp, tp=args.tp, pp=args.pp,
               implementation=args.implementation, optimizer_kernel=args.optimizer_kernel)
@@ -128,7 +166,7 @@ def _rate(per_second: float) -> str:
 
 
 def cmd_infer(args):
-    cfg = catalog.model(args.model)
+    cfg = _model(args)
     step = timing.decode_time_per_token(cfg, args.device, args.batch, args.context, args.dtype)
     mem = kv_cache.inference_memory(cfg, args.batch, args.context, args.dtype)
     out = {"params": param_count(cfg), "active_params": active_param_count(cfg),
@@ -149,7 +187,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("devices", help="the hardware catalogue")
     sub.add_parser("models", help="the model catalogue")
     t = sub.add_parser("train", help="time, energy and cost of a training run")
-    t.add_argument("model", help="catalogue name or parameter count (7B)")
+    _add_model(t, "catalogue name or parameter count (7B)")
     t.add_argument("--tokens", required=True, type=_count, help="training tokens, e.g. 2T")
     t.add_argument("--device", required=True)
     t.add_argument("--devices", type=int, default=1, help="number of devices")
@@ -159,7 +197,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--grid", type=float, help="grid intensity, kg CO2e per kWh")
     t.add_argument("--price", type=float, help="price per device-hour, dollars")
     m = sub.add_parser("memory", help="training memory per device")
-    m.add_argument("model")
+    _add_model(m, "catalogue name")
     m.add_argument("--batch", type=int, default=1)
     m.add_argument("--seq", type=int)
     m.add_argument("--device")
@@ -175,7 +213,7 @@ def parser() -> argparse.ArgumentParser:
     for name in ("dp", "tp", "pp"):
         m.add_argument(f"--{name}", type=int, default=1)
     i = sub.add_parser("infer", help="decode speed and inference memory")
-    i.add_argument("model")
+    _add_model(i, "catalogue name")
     i.add_argument("--device", required=True)
     i.add_argument("--batch", type=int, default=1)
     i.add_argument("--context", type=int, default=2048)

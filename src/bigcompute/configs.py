@@ -16,7 +16,8 @@ from .errors import (check_bool, check_choice, check_name, check_non_negative_in
 
 __all__ = [
     "ARCHS", "FRONTENDS", "POSITIONS", "NORMS", "ACTIVATIONS", "RELATIVE_BUCKETS",
-    "LSTM_OUTPUTS", "ATTENTIONS", "RECOMPUTE", "TransformerConfig", "MLPConfig", "CNNConfig",
+    "LSTM_OUTPUTS", "ATTENTIONS", "RECOMPUTE", "QK_NORMS", "NORM_PLACEMENTS",
+    "DECODER_EXTRAS", "TransformerConfig", "MLPConfig", "CNNConfig",
     "LSTMConfig", "ResNetConfig", "AttentionConfig",
 ]
 
@@ -29,6 +30,12 @@ RELATIVE_BUCKETS = 32  # T5's relative-attention buckets per head (Raffel et al.
 LSTM_OUTPUTS = ("every_step", "last_step")
 ATTENTIONS = ("naive", "flash")  # score-materialising, or fused (FlashAttention)
 RECOMPUTE = (None, "selective", "full")  # activation recomputation (Korthikanti et al. 2022)
+# a norm of the queries and keys: over each head's head_dim, one scale shared by the heads
+# (Qwen3, Gemma 3), or over all of the queries' and the keys' widths (OLMo 2)
+QK_NORMS = (None, "head", "full")
+# where a block's norms sit: before each sublayer ("pre", GPT-2, Llama), before and after it
+# ("sandwich", Gemma 2 and 3), or only on its output, before the residual add ("output", OLMo 2)
+NORM_PLACEMENTS = ("pre", "sandwich", "output")
 # The sequences of source document 003 (chapter 5): its LSTM's input_shape=(100, 10)
 SEQUENCE_STEPS, SEQUENCE_CHANNELS = 100, 10
 
@@ -59,6 +66,96 @@ def _positive_ints(name: str, values) -> tuple[int, ...]:
     for i, n in enumerate(values):
         check_positive_int(f"{name}[{i}]", n)
     return values
+
+
+# The recent decoders' fields (`TransformerConfig`, from attention_bias on) at their defaults,
+# which leave a config as the library modelled it before them.
+DECODER_EXTRAS = {
+    "attention_bias": None, "mlp_bias": None, "qk_norm": None, "norm_placement": "pre",
+    "parallel_block": False, "sliding_window": None, "window_pattern": None,
+    "d_ff_expert": None, "shared_expert_d_ff": 0, "shared_expert_gate": False,
+    "dense_layers": 0, "q_lora_rank": 0, "kv_lora_rank": 0, "qk_rope_head_dim": 0,
+    "v_head_dim": None,
+}
+_MOE_EXTRAS = ("d_ff_expert", "shared_expert_d_ff", "shared_expert_gate", "dense_layers")
+_MLA_EXTRAS = ("q_lora_rank", "qk_rope_head_dim", "v_head_dim")
+
+
+def _check_extra_kinds(cfg) -> None:
+    """Each recent-decoder field of the right kind (before any rule that combines them)."""
+    bias = cfg.attention_bias
+    if not (bias is None or isinstance(bias, bool) or (isinstance(bias, str) and bias == "qkv")):
+        fail("attention_bias", bias, "None (follow bias), True, False or 'qkv' (biases on Q, K "
+                                     "and V only, as Qwen2)")
+    if cfg.mlp_bias is not None:
+        check_bool("mlp_bias", cfg.mlp_bias)
+    check_choice("qk_norm", cfg.qk_norm, QK_NORMS)
+    check_choice("norm_placement", cfg.norm_placement, NORM_PLACEMENTS)
+    check_bool("parallel_block", cfg.parallel_block)
+    check_bool("shared_expert_gate", cfg.shared_expert_gate)
+    for key in ("sliding_window", "d_ff_expert", "v_head_dim"):  # None: none, or derived
+        if getattr(cfg, key) is not None:
+            check_positive_int(key, getattr(cfg, key))
+    for key in ("shared_expert_d_ff", "dense_layers", "q_lora_rank", "kv_lora_rank",
+                "qk_rope_head_dim"):
+        check_non_negative_int(key, getattr(cfg, key))
+    pattern = cfg.window_pattern
+    if pattern is not None and (not isinstance(pattern, str) or not pattern
+                                or set(pattern) - {"L", "G"} or "L" not in pattern):
+        fail("window_pattern", pattern, "None (every layer windowed) or a string of 'L' "
+                                        "(windowed) and 'G' (global) layers with at least one 'L'")
+
+
+def _check_decoder_extras(cfg) -> None:
+    """The recent decoders' structure: each field of its kind, then the combinations the
+    formulas and the reference modules implement (all of them decoder-only)."""
+    _check_extra_kinds(cfg)
+    used = [k for k, default in DECODER_EXTRAS.items() if getattr(cfg, k) != default]
+    if not used:
+        return
+    first = used[0]
+    if cfg.arch != "decoder" or cfg.frontend != "tokens":
+        fail(first, getattr(cfg, first), f"{DECODER_EXTRAS[first]!r} for arch={cfg.arch!r}, "
+             f"frontend={cfg.frontend!r}: these fields describe decoder-only token models")
+    if cfg.post_norm:
+        fail("post_norm", cfg.post_norm, f"False with {first}={getattr(cfg, first)!r} "
+                                         "(BERT's post-norm is an encoder's)")
+    if cfg.window_pattern is not None and cfg.sliding_window is None:
+        fail("window_pattern", cfg.window_pattern, "None unless sliding_window is set")
+    if cfg.parallel_block and cfg.norm_placement != "pre":
+        fail("parallel_block", cfg.parallel_block,
+             f"False with norm_placement={cfg.norm_placement!r} (a parallel block has pre-norms)")
+    for key in _MOE_EXTRAS:
+        if not cfg.is_moe and getattr(cfg, key) != DECODER_EXTRAS[key]:
+            fail(key, getattr(cfg, key), f"{DECODER_EXTRAS[key]!r} unless n_experts > 1 "
+                                         f"(n_experts={cfg.n_experts}: no mixture of experts)")
+    if cfg.shared_expert_gate and not cfg.shared_expert_d_ff:
+        fail("shared_expert_gate", True, "False unless shared_expert_d_ff > 0 (a shared expert)")
+    if cfg.dense_layers >= cfg.n_layers:
+        fail("dense_layers", cfg.dense_layers, f"fewer than n_layers={cfg.n_layers} (the "
+                                               "layers after them have experts)")
+    if not cfg.is_mla:
+        for key in _MLA_EXTRAS:
+            if getattr(cfg, key) != DECODER_EXTRAS[key]:
+                fail(key, getattr(cfg, key), f"{DECODER_EXTRAS[key]!r} unless kv_lora_rank > 0 "
+                                             "(multi-head latent attention)")
+        return
+    mla = "with multi-head latent attention (kv_lora_rank > 0)"
+    rope = cfg.qk_rope_head_dim
+    if not rope or rope % 2 or rope >= cfg.head_dim:
+        fail("qk_rope_head_dim", rope, f"a positive even number below head_dim={cfg.head_dim} "
+                                       f"(the query/key head: no-position part + rotary part) {mla}")
+    if cfg.n_kv_heads != cfg.n_heads:
+        fail("n_kv_heads", cfg.n_kv_heads, f"n_heads={cfg.n_heads} {mla}: every head reads the "
+                                           "latent")
+    if cfg.positions != "rotary":
+        fail("positions", cfg.positions, f"'rotary' {mla}")
+    attention_bias = cfg.bias if cfg.attention_bias is None else cfg.attention_bias
+    if attention_bias is not False:
+        fail("attention_bias", cfg.attention_bias, f"False (or None with bias=False) {mla}")
+    for key in ("qk_norm", "sliding_window"):
+        if getattr(cfg, key) is not None:
+            fail(key, getattr(cfg, key), f"None {mla}")
 
 
 @dataclass(frozen=True)
@@ -107,6 +204,35 @@ class TransformerConfig:
     # the dropout probability the model trains with (Hugging Face's configs: hidden/attention/
     # residual dropout); the reference modules have none
     dropout: float = 0.0
+    # ---- the structure of recent decoders; the defaults leave every other config as it was
+    # (`blocks` counts them; validated in `_check_decoder_extras`)
+    # biases by part (None: follow ``bias``); attention_bias="qkv": on Q, K and V only (Qwen2)
+    attention_bias: bool | str | None = None
+    mlp_bias: bool | None = None
+    qk_norm: str | None = None
+    norm_placement: str = "pre"
+    # GPT-NeoX: x + attn(norm1(x)) + mlp(norm2(x)), both sublayers reading the block's input
+    parallel_block: bool = False
+    # a windowed layer's query attends to itself and the sliding_window - 1 positions before
+    # it; window_pattern says which layers are windowed ("L") or global ("G"), repeated from
+    # the first layer ("LG": Gemma 2; "LLLLLG": Gemma 3); None: every layer (Mistral 7B)
+    sliding_window: int | None = None
+    window_pattern: str | None = None
+    # mixture of experts: routed experts of d_ff_expert (None: d_ff), an always-on shared
+    # expert MLP of shared_expert_d_ff (0: none; DeepSeek's n shared experts of width f are one
+    # MLP of n f), Qwen2-MoE's sigmoid gate on it, and dense_layers dense MLPs (of d_ff) first
+    d_ff_expert: int | None = None
+    shared_expert_d_ff: int = 0
+    shared_expert_gate: bool = False
+    dense_layers: int = 0
+    # multi-head latent attention (DeepSeek-V2 and V3): keys and values from a latent of
+    # kv_lora_rank (the cache), queries through a latent of q_lora_rank (0: a full
+    # projection); head_dim is the query/key head (no-position part + qk_rope_head_dim),
+    # v_head_dim the value head (None: head_dim)
+    q_lora_rank: int = 0
+    kv_lora_rank: int = 0
+    qk_rope_head_dim: int = 0
+    v_head_dim: int | None = None
     name: str = "custom"
 
     def __post_init__(self):
@@ -159,6 +285,7 @@ class TransformerConfig:
                      f"a divisor of image_size={self.image_size}")
         if self.frontend == "audio" and self.arch != "encoder-decoder":
             fail("arch", self.arch, "'encoder-decoder' for an audio (Whisper) frontend")
+        _check_decoder_extras(self)
 
     @property
     def is_causal(self) -> bool:
@@ -168,6 +295,11 @@ class TransformerConfig:
     @property
     def is_moe(self) -> bool:
         return self.n_experts > 1
+
+    @property
+    def is_mla(self) -> bool:
+        """Multi-head latent attention (DeepSeek-V2): keys and values from a cached latent."""
+        return self.kv_lora_rank > 0
 
     @property
     def n_patches(self) -> int:

@@ -16,8 +16,10 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from dataclasses import dataclass, is_dataclass
+from dataclasses import is_dataclass
 
+from . import blocks
+from .blocks import FlopTerm
 from .catalog import model
 from .configs import (
     ATTENTIONS,
@@ -102,8 +104,7 @@ def dense_layer_params(n_in: int, n_out: int, bias: bool = True) -> int:
     return _dense_layer_params(n_in, n_out, bias)
 
 
-def _dense_layer_params(n_in, n_out, bias=True):
-    return n_in * n_out + (n_out if bias else 0)
+_dense_layer_params = blocks.dense_params
 
 
 def conv2d_params(c_in: int, c_out: int, kernel: int, bias: bool = True) -> int:
@@ -139,68 +140,48 @@ def norm_params(cfg: TransformerConfig) -> int:
     return _norm_params(transformer_config(cfg))
 
 
-def _norm_params(cfg):
-    if cfg.norm == "rmsnorm":
-        return cfg.d_model
-    return cfg.d_model * (2 if cfg.bias else 1)
+_norm_params = blocks.norm_params
 
 
 def attention_params(cfg: TransformerConfig) -> int:
-    """Q, K, V and output projections; K and V have n_kv_heads heads (GQA/MQA)."""
-    return _attention_params(transformer_config(cfg))
-
-
-def _attention_params(cfg):
-    d, q_width, kv_width = cfg.d_model, cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
-    return (_dense_layer_params(d, q_width, cfg.bias)
-            + 2 * _dense_layer_params(d, kv_width, cfg.bias)
-            + _dense_layer_params(q_width, d, cfg.bias))
+    """Q, K, V and output projections; K and V have n_kv_heads heads (GQA/MQA). With a
+    qk_norm its norms; multi-head latent attention's latent projections and norms instead."""
+    return blocks.attention_params(transformer_config(cfg))
 
 
 def mlp_params(cfg: TransformerConfig) -> int:
-    """Two matrices d x d_ff, or three for a gated MLP (SwiGLU)."""
-    return _mlp_params(transformer_config(cfg))
-
-
-def _mlp_params(cfg):
-    up = _dense_layer_params(cfg.d_model, cfg.d_ff, cfg.bias)
-    down = _dense_layer_params(cfg.d_ff, cfg.d_model, cfg.bias)
-    return (2 * up if cfg.gated_mlp else up) + down
+    """Two matrices d x d_ff, or three for a gated MLP (SwiGLU): the dense MLP (a mixture of
+    experts' routed expert is `blocks.expert_params`, of d_ff_expert)."""
+    return blocks.mlp_params(transformer_config(cfg))
 
 
 def moe_params(cfg: TransformerConfig, experts: int | None = None) -> int:
-    """A mixture-of-experts MLP: a router (d x n_experts, no bias) and the experts.
-    ``experts`` counts only that many experts (top_k for the parameters active per token);
-    a dense model's MLP is counted once, whatever ``experts``."""
+    """A mixture-of-experts MLP: a router (d x n_experts, no bias), the routed experts, the
+    shared expert and its gate. ``experts`` counts only that many routed experts (top_k for
+    the parameters active per token); a dense model's MLP is counted once, whatever
+    ``experts``."""
     cfg = transformer_config(cfg)
     _check_experts(cfg, experts)
-    return _moe_params(cfg, experts)
-
-
-def _moe_params(cfg, experts=None):
-    if not cfg.is_moe:
-        return _mlp_params(cfg)
-    n = cfg.n_experts if experts is None else experts
-    return cfg.d_model * cfg.n_experts + n * _mlp_params(cfg)
+    return blocks.moe_params(cfg, experts)
 
 
 def layer_params(cfg: TransformerConfig, cross_attention: bool = False, experts=None) -> int:
-    """One transformer block: attention, (MoE) MLP and their norms (+ cross-attention)."""
+    """One transformer block: attention, (MoE) MLP and their norms (+ cross-attention).
+    A model whose first dense_layers blocks have a dense MLP has two kinds of block: refused
+    (`blocks.layer_params` counts either)."""
     cfg = transformer_config(cfg)
     check_bool("cross_attention", cross_attention)
     _check_experts(cfg, experts)
-    return _layer_params(cfg, cross_attention, experts)
-
-
-def _layer_params(cfg, cross_attention=False, experts=None):
-    n_attn = 2 if cross_attention else 1
-    return (n_attn * _attention_params(cfg) + _moe_params(cfg, experts)
-            + (n_attn + 1) * _norm_params(cfg))
+    if cfg.dense_layers:
+        fail("dense_layers", cfg.dense_layers, "0 for one block's parameters: this model's "
+             "first blocks have a dense MLP, the others experts (blocks.layer_params(cfg, "
+             "moe=False) and blocks.layer_params(cfg) count each)")
+    return blocks.layer_params(cfg, cross_attention, experts)
 
 
 def _stack_params(cfg: TransformerConfig, n_layers: int, cross: bool, experts=None) -> int:
     """A stack of blocks with its final norm (post-norm stacks have none) and position table."""
-    n = n_layers * _layer_params(cfg, cross, experts)
+    n = blocks.stack_layer_params(cfg, n_layers, cross, experts)
     n += 0 if cfg.post_norm else _norm_params(cfg)
     if cfg.positions == "relative":
         n += cfg.n_heads * RELATIVE_BUCKETS
@@ -409,13 +390,11 @@ def matmul_weight_params(cfg: TransformerConfig) -> tuple[int, int]:
     pooler, classifier, frontend convolutions). Autocast keeps a 16-bit copy of each."""
     cfg = transformer_config(cfg)
     d = cfg.d_model
-    q_width, kv_width = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
-    attention = 2 * d * q_width + 2 * d * kv_width
-    mlp = d * cfg.d_ff * (3 if cfg.gated_mlp else 2)
-    if cfg.is_moe:
-        mlp = cfg.n_experts * mlp + d * cfg.n_experts
-    blocks = (cfg.n_layers + cfg.n_encoder_layers) * (attention + mlp)
-    blocks += cfg.n_layers * attention if cfg.arch == "encoder-decoder" else 0
+    attention = blocks.attention_matmul_weights(cfg)
+    dense, moe = cfg.dense_layers, cfg.n_layers - cfg.dense_layers + cfg.n_encoder_layers
+    in_blocks = (dense * (attention + blocks.mlp_matmul_weights(cfg, moe=False))
+                 + moe * (attention + blocks.mlp_matmul_weights(cfg)))
+    in_blocks += cfg.n_layers * attention if cfg.arch == "encoder-decoder" else 0
     head = cfg.vocab_size * d if cfg.has_lm_head else 0
     head += d * d if cfg.pooler else 0
     head += d * cfg.n_classes
@@ -423,7 +402,7 @@ def matmul_weight_params(cfg: TransformerConfig) -> tuple[int, int]:
         head += d * cfg.in_channels * cfg.patch_size**2
     elif cfg.frontend == "audio":
         head += cfg.n_mels * d * 3 + d * d * 3
-    return blocks, head
+    return in_blocks, head
 
 
 def non_embedding_param_count(cfg: TransformerConfig) -> int:
@@ -436,19 +415,21 @@ def parameter_breakdown(cfg) -> dict[str, int]:
     """Parameters of a decoder-only, token-input transformer by kind.
 
     embeddings (token and learned position tables), attention (Q, K, V and output
-    projections of every layer), MLP (every layer's MLP, or router and experts), norms,
+    projections of every layer, with the norms inside them: qk_norm's, multi-head latent
+    attention's), MLP (every layer's MLP, or router, experts and shared expert), norms,
     output head (an untied LM head). The parts add up to ``param_count(cfg)``.
     """
     cfg = _config(cfg, allowed="a decoder-only transformer with token inputs")
     decoder = isinstance(cfg, TransformerConfig) and cfg.arch == "decoder"
     if not decoder or cfg.frontend != "tokens":
         fail("cfg", getattr(cfg, "name", cfg), "a decoder-only transformer with token inputs")
-    n_layers = cfg.n_layers
-    n_norms = 2 * n_layers + (0 if cfg.post_norm else 1)
+    n_layers, moe_layers = cfg.n_layers, blocks.moe_layers(cfg)
+    n_norms = n_layers * blocks.block_norms(cfg) + (0 if cfg.post_norm else 1)
     parts = {
         "embeddings": _embedding_params(cfg),
-        "attention": n_layers * _attention_params(cfg),
-        "MLP": n_layers * _moe_params(cfg),
+        "attention": n_layers * blocks.attention_params(cfg),
+        "MLP": ((n_layers - moe_layers) * blocks.mlp_params(cfg)
+                + moe_layers * blocks.moe_params(cfg)),
         "norms": n_norms * _norm_params(cfg),
         "output head": _head_params(cfg),
         "relative positions": cfg.n_heads * RELATIVE_BUCKETS if cfg.positions == "relative" else 0,
@@ -472,7 +453,10 @@ def transformer_matmul_shapes(cfg, tokens: int = 4096, context: int = 4096,
     check_positive_int("tokens", tokens)
     check_positive_int("context", context)
     check_positive_int("decode_batch", decode_batch)
-    d, f, h = cfg.d_model, cfg.d_ff, cfg.head_dim
+    d, h = cfg.d_model, cfg.head_dim
+    # a mixture of experts' layers mostly run its routed experts (DeepSeek-V3: d_ff_expert
+    # 2,048 in 58 layers, d_ff 18,432 in the 3 dense ones)
+    f = cfg.d_ff_expert if cfg.is_moe and cfg.d_ff_expert else cfg.d_ff
     return {
         f"MLP up-projection, {tokens:,} tokens (training/prefill)": (tokens, f, d),
         f"attention scores QKᵀ, one head, {tokens:,} tokens": (tokens, tokens, h),
@@ -484,56 +468,24 @@ def transformer_matmul_shapes(cfg, tokens: int = 4096, context: int = 4096,
 
 # ---------------------------------------------------------------- FLOPs
 
-@dataclass(frozen=True)
-class FlopTerm:
-    """One matmul-like piece of a forward pass and how its backward and recomputation cost.
-
-    backward: FLOPs of the backward pass as a multiple of the forward (2 when both the input
-    and the weight need gradients, 1 when only the weight does, 2.5 for flash attention,
-    which recomputes the scores). recompute: the recomputation policies that redo it.
-    """
-
-    name: str
-    forward: int
-    backward: float = 2.0
-    recompute: tuple[str, ...] = ("full",)
-
-
-def _attention_terms(cfg, batch, s_q, s_kv, prefix, causal, attention, causal_halving):
-    """Projections and the attention core of one self- or cross-attention."""
-    q_width, kv_width = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
-    t_q, t_kv = batch * s_q, batch * s_kv
-    pairs = s_q * s_kv
-    if causal and causal_halving:
-        pairs = s_q * (s_q + 1) // 2  # only the lower triangle, diagonal included
-    core = 2 * 2 * batch * cfg.n_heads * pairs * cfg.head_dim  # QK^T and AV
-    core_policies = ("full", "selective")
-    return [
-        FlopTerm(f"{prefix}.qkv", 2 * cfg.d_model * (t_q * q_width + 2 * t_kv * kv_width)),
-        FlopTerm(f"{prefix}.core", core, 2.5 if attention == "flash" else 2.0, core_policies),
-        FlopTerm(f"{prefix}.out", 2 * t_q * q_width * cfg.d_model),
-    ]
-
-
-def _mlp_terms(cfg, tokens, prefix):
-    per_token = 2 * cfg.d_model * cfg.d_ff * (3 if cfg.gated_mlp else 2)
-    if not cfg.is_moe:
-        return [FlopTerm(f"{prefix}.mlp", tokens * per_token)]
-    return [FlopTerm(f"{prefix}.router", 2 * tokens * cfg.d_model * cfg.n_experts),
-            FlopTerm(f"{prefix}.experts", tokens * cfg.top_k * per_token)]
-
-
 def _stack_terms(cfg, batch, seq, n_layers, causal, cross_seq, prefix, attention, halving):
-    """The terms of a stack of identical blocks: one block's, times the number of blocks."""
+    """The terms of a stack: each group of identical blocks' (`blocks.layer_groups`: windowed
+    or global, dense or with experts), times the blocks in it, added up by name."""
     # a relative-position bias needs the score matrix: those self-attentions run naive
     self_attention = "naive" if cfg.positions == "relative" else attention
-    terms = _attention_terms(cfg, batch, seq, seq, f"{prefix}.attn", causal, self_attention,
-                             halving)
-    if cross_seq:
-        terms += _attention_terms(cfg, batch, seq, cross_seq, f"{prefix}.cross", False,
-                                  attention, halving)
-    terms += _mlp_terms(cfg, batch * seq, prefix)
-    return [FlopTerm(t.name, t.forward * n_layers, t.backward, t.recompute) for t in terms]
+    summed: dict[str, FlopTerm] = {}
+    for count, window, moe in blocks.layer_groups(cfg, n_layers):
+        terms = blocks.attention_terms(cfg, batch, seq, seq, f"{prefix}.attn", causal,
+                                       self_attention, halving, window)
+        if cross_seq:
+            terms += blocks.attention_terms(cfg, batch, seq, cross_seq, f"{prefix}.cross",
+                                            False, attention, halving)
+        terms += blocks.mlp_terms(cfg, batch * seq, prefix, moe)
+        for t in terms:
+            before = summed[t.name].forward if t.name in summed else 0
+            summed[t.name] = FlopTerm(t.name, before + t.forward * count, t.backward,
+                                      t.recompute)
+    return list(summed.values())
 
 
 

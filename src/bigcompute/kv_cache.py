@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from . import blocks
 from .configs import TransformerConfig
 from .counts import check_seq, check_tp, param_count, transformer_config
 from .errors import check_choice, check_positive_int, fail
@@ -17,8 +18,13 @@ from .hardware import device as get_device
 from .precision import DTYPE_BYTES, RECIPES, bytes_per_element
 from .units import format_bytes
 
-__all__ = ["kv_cache_bytes", "cached_kv_bytes", "check_kv_dtype", "InferenceMemory",
+__all__ = ["MLA_CACHES", "kv_cache_bytes", "cached_kv_bytes", "check_kv_dtype", "InferenceMemory",
            "inference_memory", "max_decode_batch", "check_serving_fits"]
+
+
+# what a multi-head latent attention caches: its latent (DeepSeek-V2's deployment), or every
+# head's key and value expanded from it (a plain attention kernel's input)
+MLA_CACHES = ("latent", "expanded")
 
 
 def check_kv_dtype(kv_dtype) -> None:
@@ -28,23 +34,31 @@ def check_kv_dtype(kv_dtype) -> None:
         check_choice("kv_dtype", kv_dtype, tuple(DTYPE_BYTES) + tuple(RECIPES))
 
 
-def kv_cache_bytes(cfg: TransformerConfig, batch: int, seq: int, dtype: str = "bf16") -> float:
+def kv_cache_bytes(cfg: TransformerConfig, batch: int, seq: int, dtype: str = "bf16",
+                   mla_cache: str = "latent") -> float:
     """Keys and values of every layer: 2 * layers * batch * seq * kv_heads * head_dim * bytes.
 
-    Grouped-query attention shrinks it by n_heads / n_kv_heads (8x for Llama-2-70B). ``seq``
-    is a sequence the model can take (`counts.check_seq`; None: its own context)."""
+    Grouped-query attention shrinks it by n_heads / n_kv_heads (8x for Llama-2-70B). A
+    windowed layer (``sliding_window``) keeps only the sliding_window - 1 positions before the
+    next token, so the cache stops growing there. Multi-head latent attention caches its
+    latent, (kv_lora_rank + qk_rope_head_dim) per position and layer (DeepSeek-V2, sec.
+    2.1.2: 576 numbers where its 128 heads would need 32,768), or with
+    ``mla_cache="expanded"`` every head's key and value. ``seq`` is a sequence the model can
+    take (`counts.check_seq`; None: its own context)."""
     cfg = transformer_config(cfg)
     check_positive_int("batch", batch)
     seq = check_seq(cfg, seq)
-    return cached_kv_bytes(cfg, batch, seq, dtype)
+    check_choice("mla_cache", mla_cache, MLA_CACHES)
+    return cached_kv_bytes(cfg, batch, seq, dtype, mla_cache)
 
 
-def cached_kv_bytes(cfg, batch, seq, dtype) -> float:
+def cached_kv_bytes(cfg, batch, seq, dtype, mla_cache="latent") -> float:
     """K and V bytes of ``seq`` cached positions per sequence, whatever attends to them, so
     unchecked against the decoder's positions: `kv_cache_bytes` after its checks, the timing
-    formulas' slopes (seq 1 and 2) and an encoder's cached output (Whisper's 1,500 frames,
-    beyond its decoder's 448 positions)."""
-    return (2 * cfg.n_layers * batch * seq * cfg.n_kv_heads * cfg.head_dim
+    formulas' slopes and an encoder's cached output (Whisper's 1,500 frames, beyond its
+    decoder's 448 positions). Positions per layer: `blocks.kv_positions`; numbers per
+    position: `blocks.kv_width_per_token`."""
+    return (batch * blocks.kv_positions(cfg, seq) * blocks.kv_width_per_token(cfg, mla_cache)
             * bytes_per_element(dtype))
 
 
@@ -98,6 +112,19 @@ def _serving_room(cfg, dev, context, dtype, kv_dtype, tp):
     return dev.memory_bytes - one.weights, one.kv_cache + logits, one.kv_cache / context
 
 
+def _longest_context(cfg, room_per_sequence, context, dtype, tp) -> int:
+    """The longest context below ``context`` whose cache fits in ``room_per_sequence``
+    (the cache never shrinks as the context grows: bisection), 0 when none does."""
+    low, high = 0, context
+    while low < high:
+        mid = (low + high + 1) // 2
+        if cached_kv_bytes(cfg, 1, mid, dtype) / tp <= room_per_sequence:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
 def check_serving_fits(cfg, device, batch: int, context: int, dtype: str = "bf16",
                        kv_dtype: str | None = None, tp: int = 1,
                        context_name: str = "context") -> None:
@@ -122,7 +149,10 @@ def check_serving_fits(cfg, device, batch: int, context: int, dtype: str = "bf16
              f"({format_bytes(dev.memory_bytes - room)} per device with tp={tp}) and room for "
              f"a batch ({dev.memory_label}): split them over more devices (tp) or store them "
              "in fewer bits")
-    longest = math.floor((room / batch - logits) / per_token) if per_token else 0
+    if cfg.sliding_window is None:
+        longest = math.floor((room / batch - logits) / per_token) if per_token else 0
+    else:  # windowed layers stop growing: the cache is not linear in the context
+        longest = _longest_context(cfg, room / batch - logits, context, kv_dtype or dtype, tp)
     if largest == 0:
         fail(context_name, context, f"at most {longest:,} tokens for one sequence {where}")
     need = dev.memory_bytes - room + batch * per_sequence

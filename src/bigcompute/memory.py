@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .blocks import check_activations_modelled
 from .configs import (
     ATTENTIONS,
     RECOMPUTE,
@@ -215,6 +216,7 @@ def _layer_activation_bytes(cfg, batch, seq, precision="fp32", attention="naive"
                             recompute=None, cross_seq=0, causal=None, tp=1, sp=False) -> float:
     """`layer_activation_bytes` unchecked, for `activation_bytes` (which has checked its
     inputs, and may hold a `sweep` config of arrays)."""
+    check_activations_modelled(cfg, seq)  # structure whose saves are not modelled: refused
     r = _recipe(precision)
     e, tokens = r.activation, batch * seq
     causal = cfg.is_causal if causal is None else causal
@@ -293,6 +295,7 @@ def activation_bytes(cfg, batch: int, seq: int | None = None,
     The small networks of chapters 3 and 5 (MLP, CNN, LSTM, attention classifier) go to
     `simple_activation_bytes`, in fp32 only: there ``loss`` is "ce" (cross-entropy, as True),
     "bce" (BCEWithLogits) or None (no loss)."""
+    check_activations_modelled(cfg, seq)  # structure whose saves are not modelled: refused
     check_choice("implementation", implementation, IMPLEMENTATIONS)
     check_positive_int("tp", tp)
     check_bool("sp", sp)

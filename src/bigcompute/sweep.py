@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import catalog, counts, hardware, memory, timing
+from . import blocks, catalog, counts, hardware, memory, timing
 from .configs import ATTENTIONS, RECOMPUTE, TransformerConfig
 from .errors import check_choice, check_fraction, fail
 
@@ -126,6 +126,9 @@ def transformer_sweep(base, *, n_layers=None, d_model=None, n_heads=None, n_kv_h
     _check(flat, batch_flat, seq_flat, _own_head_dim(cfg))
     for s in np.unique(seq_flat):  # the sizes that vary do not change which seq a model takes
         counts.check_seq(cfg, int(s))
+        # a structure whose activations memory does not model (a qk_norm, windows longer
+        # than the sequence, fine-grained experts, latent attention...) is refused up front
+        blocks.check_activations_modelled(cfg, int(s))
 
     names = ["params", "forward_flops", "train_flops", "activation_bytes", "memory_bytes"]
     out = {name: np.empty(batch_flat.size) for name in names}

@@ -12,11 +12,12 @@ your own).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from . import catalog, counts, hardware, kv_cache
+from . import blocks, catalog, counts, hardware, kv_cache
 from .counts import transformer_config
 from .errors import (
     check_bool,
@@ -271,9 +272,9 @@ def weight_bytes_read(cfg, tokens: int, dtype: str = "bf16", decode: bool = Fals
     per_element = bytes_per_element(dtype)
     if not getattr(cfg, "is_moe", False):
         return total * per_element
-    layers = cfg.n_layers + (0 if decode else cfg.n_encoder_layers)  # layers with experts
+    layers = blocks.moe_layers(cfg) + (0 if decode else cfg.n_encoder_layers)  # with experts
     untouched = cfg.n_experts - expected_experts_touched(cfg.n_experts, cfg.top_k, tokens)
-    return (total - layers * untouched * counts.mlp_params(cfg)) * per_element
+    return (total - layers * untouched * blocks.expert_params(cfg)) * per_element
 
 
 def _decoder(cfg):
@@ -325,21 +326,39 @@ def prefill_time(cfg, device, batch: int, prompt_len: int, dtype: str = "bf16",
 
 # ---------------------------------------------------------------- inference: decode
 
-def _decode_terms(cfg, batch, dtype, kv_dtype):
-    """Per decode step: (flops at context 0, flops per context token, bytes at context 0,
-    bytes per context token). Both grow linearly with the context length."""
-    # Attention against the cache: QK^T and AV, 2 FLOPs per multiply-add, per cached token.
-    attn_flops_per_context = 2 * 2 * batch * cfg.n_layers * cfg.n_heads * cfg.head_dim
-    # The cache is linear in its length: two points give its slope and any constant part.
-    kv_1 = kv_cache.cached_kv_bytes(cfg, batch, 1, kv_dtype or dtype)
-    kv_2 = kv_cache.cached_kv_bytes(cfg, batch, 2, kv_dtype or dtype)
-    flops = 2 * decode_step_params(cfg) * batch
-    bytes_ = weight_bytes_read(cfg, batch, dtype, decode=True) + kv_1 - (kv_2 - kv_1)
+def _decode_terms(cfg, batch, dtype, kv_dtype, context=1):
+    """Per decode step, on the stretch of contexts around ``context`` where both grow
+    linearly (`_stretches`): (flops at context 0, flops per context token, bytes at context
+    0, bytes per context token). A windowed layer's cache and attention stop growing at
+    sliding_window - 1 cached tokens; every other layer's grow with the context."""
+    def attention(c):  # QK^T and AV against the cache, per cached position attended
+        return (blocks.kv_positions(cfg, c)
+                * blocks.attention_flops_per_cached_token(cfg, batch))
+
+    def cache(c):
+        return kv_cache.cached_kv_bytes(cfg, batch, c, kv_dtype or dtype)
+
+    # two points of a line give its slope and its constant part
+    flops_slope = attention(context + 1) - attention(context)
+    bytes_slope = cache(context + 1) - cache(context)
+    flops = 2 * decode_step_params(cfg) * batch + attention(context) - flops_slope * context
+    bytes_ = (weight_bytes_read(cfg, batch, dtype, decode=True)
+              + cache(context) - bytes_slope * context)
     memory_len = encoder_memory_len(cfg)
     if memory_len:  # cross-attention to the encoder's cached keys and values
-        flops += attn_flops_per_context * memory_len
+        flops += (cfg.n_layers * blocks.attention_flops_per_cached_token(cfg, batch)
+                  * memory_len)
         bytes_ += kv_cache.cached_kv_bytes(cfg, batch, memory_len, kv_dtype or dtype)
-    return flops, attn_flops_per_context, bytes_, kv_2 - kv_1
+    return flops, flops_slope, bytes_, bytes_slope
+
+
+def _stretches(cfg, start: int, end: int) -> list[tuple[int, int]]:
+    """Contexts [start, end) cut where a decode step's cost changes slope: where windowed
+    layers stop growing, at sliding_window - 1 cached tokens."""
+    cuts = [start, end]
+    if cfg.sliding_window is not None and start < cfg.sliding_window - 1 < end:
+        cuts.insert(1, cfg.sliding_window - 1)
+    return list(itertools.pairwise(cuts))
 
 
 def decode_step_roofline(cfg, device, batch: int, context: int, dtype: str = "bf16",
@@ -351,6 +370,8 @@ def decode_step_roofline(cfg, device, batch: int, context: int, dtype: str = "bf
     bytes = weights read (`weight_bytes_read`: all of a dense model; for an MoE the union of
             the experts the batch uses) + the KV cache of batch x context tokens
     flops = 2 x active_params x batch + 4 x batch x n_layers x n_heads x head_dim x context
+            (a windowed layer attends to at most sliding_window - 1 cached tokens; multi-head
+            latent attention to its latent, `blocks.attention_flops_per_cached_token`)
     time  = max(flops / peak, bytes / bandwidth)
 
     A batch whose weights, KV cache and logits do not fit on the device is refused
@@ -369,7 +390,7 @@ def decode_step_roofline(cfg, device, batch: int, context: int, dtype: str = "bf
     kv_cache.check_kv_dtype(kv_dtype)
     dev = hardware.device(device)
     kv_cache.check_serving_fits(cfg, dev, batch, context, dtype, kv_dtype)
-    f0, f1, b0, b1 = _decode_terms(cfg, batch, dtype, kv_dtype)
+    f0, f1, b0, b1 = _decode_terms(cfg, batch, dtype, kv_dtype, context)
     return _roofline(f0 + f1 * context, b0 + b1 * context,
                      dev.peak_flops(dtype) * compute_efficiency,
                      dev.bandwidth_bytes_per_s * bandwidth_efficiency)
@@ -430,10 +451,12 @@ def generation_time(cfg, device, batch: int, prompt_len: int, new_tokens: int,
                                 context_name="prompt_len + new_tokens")
     flops_per_s = dev.peak_flops(dtype) * compute_efficiency
     bytes_per_s = dev.bandwidth_bytes_per_s * bandwidth_efficiency
-    f0, f1, b0, b1 = _decode_terms(cfg, batch, dtype, kv_dtype)
+    decode = 0.0
     try:
-        decode = _sum_of_max(f0 / flops_per_s, f1 / flops_per_s, b0 / bytes_per_s,
-                             b1 / bytes_per_s, prompt_len, new_tokens)
+        for start, end in _stretches(cfg, prompt_len, prompt_len + new_tokens):
+            f0, f1, b0, b1 = _decode_terms(cfg, batch, dtype, kv_dtype, start)
+            decode += _sum_of_max(f0 / flops_per_s, f1 / flops_per_s, b0 / bytes_per_s,
+                                  b1 / bytes_per_s, start, end - start)
     except OverflowError:  # a count of steps too large for a float
         decode = math.inf
     total = prefill + decode

@@ -428,3 +428,128 @@ def test_screenshots_of_the_intro_and_two_chapters(visit, site_html):
         assert path.stat().st_size > 10_000, f"{path} looks empty"
     (SCREENSHOTS / "index.json").write_text(json.dumps(
         {p.name: str(p) for p in saved}, indent=1))
+
+
+# ---------------------------------------------------------------- live explorers
+
+_CHANGE_SCRIPT = """([index, kind]) => {
+    const snapshot = document.querySelectorAll('.bigcompute-widget-snapshot [data-live]')[index];
+    const label = [...snapshot.querySelectorAll(`.bigcompute-control[data-kind='${kind}']`)]
+        .find(l => [...l.querySelectorAll('input, select')].every(i => !i.disabled));
+    if (!label) return null;
+    const state = () => ({text: snapshot.querySelector('.bigcompute-settings-text').textContent,
+                         result: snapshot.querySelector('.bigcompute-result').innerHTML,
+                         svg: (snapshot.querySelector('.bigcompute-live-chart') || {}).innerHTML
+                              || null});
+    const before = {...state(), updates: Number(snapshot.dataset.updates), key: label.dataset.key};
+    const input = label.querySelector('input, select');
+    const fire = (el, type) => el.dispatchEvent(new Event(type, {bubbles: true}));
+    if (kind === 'dropdown') {
+        input.selectedIndex = input.selectedIndex === 0 ? 1 : 0; fire(input, 'change');
+    } else if (kind === 'multi') {
+        const first = input.options[0].selected && input.selectedOptions.length === 1 ? 1 : 0;
+        [...input.options].forEach((o, i) => { o.selected = i === first; }); fire(input, 'change');
+    } else if (kind === 'checkbox') {
+        input.click();
+    } else if (kind === 'range') {
+        const high = [...label.querySelectorAll('input')].pop();  // the years' upper end
+        high.value = Number(high.value) - 3; fire(high, 'change');
+    } else if (input.type === 'number') {
+        const v = Number(input.value);
+        const max = input.max === '' ? Infinity : Number(input.max);
+        input.value = v * 2 <= max ? v * 2 : Math.max(Number(input.min || 1), Math.floor(v / 2));
+        fire(input, 'change');
+    } else {  // slider, log, fraction
+        const lo = Number(input.min), hi = Number(input.max), v = Number(input.value);
+        input.value = v - lo > hi - v ? lo + (v - lo) / 2 : v + (hi - v) / 2; fire(input, 'input');
+    }
+    return before;
+}"""
+
+_STATE_SCRIPT = """(index) => {
+    const s = document.querySelectorAll('.bigcompute-widget-snapshot [data-live]')[index];
+    return {text: s.querySelector('.bigcompute-settings-text').textContent,
+            result: s.querySelector('.bigcompute-result').innerHTML,
+            svg: (s.querySelector('.bigcompute-live-chart') || {}).innerHTML || null,
+            updates: Number(s.dataset.updates), busy: s.dataset.busy || null,
+            note: s.querySelector('.bigcompute-live-note').textContent};
+}"""
+
+
+def _live_pages(site_html: Path) -> list[tuple[str, set[str]]]:
+    """Few built pages whose explorers between them offer every kind of control (greedy:
+    the page with the most kinds not yet covered first), each with the kinds to move on it."""
+    offered = {}
+    for path in sorted(site_html.rglob("*.html")):
+        text = path.read_text(errors="replace")
+        if "data-explorer=" in text:
+            offered[str(path.relative_to(site_html)).replace(os.sep, "/")] = set(
+                re.findall(r"data-kind='(\w+)'", text))
+    assert offered, "no page carries a live explorer's data (data-explorer)"
+    pages, covered = [], set()
+    while True:
+        name, kinds = max(offered.items(), key=lambda item: len(item[1] - covered))
+        if not kinds - covered:
+            return pages
+        pages.append((name, kinds - covered))
+        covered |= kinds
+
+
+def _go_live_and_move(page, kinds: set[str]) -> list[str]:
+    """Click "make live" on the open page, then move one control of each of ``kinds``;
+    returns the kinds moved. Each move must change the settings shown and the numbers (or
+    the chart), and the live SVG chart where there is one."""
+    p = page.page
+    buttons = p.locator(".bigcompute-live-button")
+    assert buttons.count() == p.locator(".bigcompute-widget-snapshot [data-explorer]").count() > 0
+    assert "MB once" in buttons.first.inner_text()
+    buttons.first.click()
+    p.wait_for_function(
+        "() => window.bigcomputeLive || [...document.querySelectorAll('.bigcompute-live-note')]"
+        ".some(n => n.dataset.state === 'error')", timeout=120_000)
+    errors = p.eval_on_selector_all(".bigcompute-live-note[data-state='error']",
+                                    "ns => ns.map(n => n.textContent)")
+    assert not errors, errors
+    n_live = p.locator(".bigcompute-widget-snapshot [data-live]").count()
+    assert n_live == buttons.count() or n_live > 0
+    assert p.evaluate("localStorage.getItem('bigcompute-live-explorers')") == "yes"
+    changed, svg_before, svg_changed = [], [], False
+    # a drop-down may choose a device without the dtype in use (an error message, which is
+    # also what the page must show): moved last
+    for kind in sorted(kinds, key=lambda k: (k == "dropdown", k)):
+        for index in range(n_live):
+            before = p.evaluate(_CHANGE_SCRIPT, [index, kind])
+            if before is None:
+                continue
+            p.wait_for_function(f"() => {{ const s = document.querySelectorAll("
+                                f"'.bigcompute-widget-snapshot [data-live]')[{index}]; "
+                                f"return Number(s.dataset.updates) > {before['updates']} "
+                                f"&& !s.dataset.busy; }}", timeout=30_000)
+            after = p.evaluate(_STATE_SCRIPT, index)
+            assert after["text"] != before["text"], (kind, before["key"], after["text"])
+            assert after["result"] != before["result"] or kind in ("checkbox", "multi"), \
+                (kind, before["key"])
+            svg_before.append(bool(before["svg"]))
+            svg_changed |= bool(before["svg"]) and after["svg"] != before["svg"]
+            changed.append(kind)
+            break
+    if any(svg_before):
+        assert svg_changed, "the live SVG chart never changed"
+    return changed
+
+
+def test_explorers_go_live_offline_and_recompute(visit, site_html):
+    """Click "make live" on the fewest pages that offer every kind of control between them:
+    Python starts from the site's own files (nothing leaves 127.0.0.1, no console error), and
+    moving each kind of control changes the settings, the numbers and, where the Worker draws
+    it, the SVG chart."""
+    assert (site_html / "_static/live/pyodide/pyodide.asm.wasm").is_file()
+    assert (site_html / "_static/live/bigcompute-web.zip").is_file()
+    moved, pages = [], _live_pages(site_html)
+    for name, kinds in pages:
+        page = visit(name)
+        moved += _go_live_and_move(page, kinds)
+        assert not page.problems, _report(name, page)
+        page.close()
+    assert set(moved) == {k for _, kinds in pages for k in kinds}, (pages, moved)
+    assert {"dropdown", "int"} <= set(moved), moved

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from .. import catalog, counts, hardware, memory, units
+from .. import blocks, catalog, counts, hardware, memory, units
 from ..configs import TransformerConfig
 from ..precision import OPTIMIZERS, RECIPES
 from ..tables import key_value_html
@@ -38,11 +38,14 @@ MEMORY_DEFAULTS = {
 
 
 def decoder_models() -> list[str]:
-    """The catalogue's decoder-only language models (what the memory, FAQ and planner
-    explorers offer)."""
+    """The catalogue's decoder-only language models whose training memory the library
+    models (what the memory, FAQ and planner explorers offer): one whose structure
+    `memory.activation_bytes` refuses (a qk_norm, sandwich norms, sliding windows,
+    fine-grained experts, latent attention: `blocks.activation_unmodelled`) is left out."""
     return [name for name in catalog.models()
             if isinstance(catalog.model(name), TransformerConfig)
-            and catalog.model(name).arch == "decoder" and catalog.model(name).frontend == "tokens"]
+            and catalog.model(name).arch == "decoder" and catalog.model(name).frontend == "tokens"
+            and blocks.activation_unmodelled(catalog.model(name)) is None]
 
 
 def memory_explorer_config(settings: dict) -> TransformerConfig:

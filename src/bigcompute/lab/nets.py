@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .. import catalog
+from .. import blocks, catalog
 from ..configs import (
     ATTENTIONS,
     RELATIVE_BUCKETS,
@@ -30,7 +30,7 @@ from ..counts import default_seq
 from ..errors import check_choice
 
 __all__ = [
-    "ACTIVATION_FNS", "rotary_tables", "KVCache", "Attention", "MLP", "MoE",
+    "ACTIVATION_FNS", "rotary_tables", "KVCache", "Attention", "LatentAttention", "MLP", "MoE",
     "Block", "relative_position_bucket", "Stack", "Transformer", "MLPNet", "CNNNet", "LSTMNet",
     "Bottleneck", "ResNet", "DocumentAttention", "AdditiveAttention", "AttentionClassifier",
     "build", "example_inputs",
@@ -39,10 +39,12 @@ __all__ = [
 ACTIVATION_FNS = {"gelu": F.gelu, "relu": F.relu, "silu": F.silu}
 
 
-def _norm(cfg: TransformerConfig) -> nn.Module:
+def _norm(cfg: TransformerConfig, width: int | None = None) -> nn.Module:
+    """The config's norm over ``width`` features (the model width by default)."""
+    width = cfg.d_model if width is None else width
     if cfg.norm == "rmsnorm":
-        return nn.RMSNorm(cfg.d_model, eps=1e-6)
-    return nn.LayerNorm(cfg.d_model, bias=cfg.bias)
+        return nn.RMSNorm(width, eps=1e-6)
+    return nn.LayerNorm(width, bias=cfg.bias)
 
 
 def rotary_tables(seq: int, head_dim: int, base: float = 10000.0, device=None):
@@ -60,88 +62,215 @@ def _rotate_half(x):
 
 class KVCache:
     """Pre-allocated keys and values of every layer: 2 x layers x (batch, kv_heads, max_len,
-    head_dim). Its bytes are what `kv_cache.kv_cache_bytes` predicts."""
+    head_dim). A windowed layer keeps only the sliding_window - 1 latest positions (a ring:
+    position p at p mod its length); multi-head latent attention keeps its latent, (batch, 1,
+    max_len, kv_lora_rank + qk_rope_head_dim), in ``keys`` and nothing in ``values``. Its
+    bytes are what `kv_cache.kv_cache_bytes` predicts."""
 
     def __init__(self, cfg: TransformerConfig, batch: int, max_len: int, dtype=torch.float32,
                  device=None):
-        shape = (batch, cfg.n_kv_heads, max_len, cfg.head_dim)
-        self.keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.n_layers)]
-        self.values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.n_layers)]
+        def zeros(heads, length, width):
+            return torch.zeros(batch, heads, length, width, dtype=dtype, device=device)
+
+        if cfg.kv_lora_rank:
+            width = cfg.kv_lora_rank + cfg.qk_rope_head_dim
+            self.keys = [zeros(1, max_len, width) for _ in range(cfg.n_layers)]
+            self.values = []
+        else:
+            lengths = [min(max_len, cfg.sliding_window - 1) if blocks.is_windowed(cfg, i)
+                       else max_len for i in range(cfg.n_layers)]
+            self.keys = [zeros(cfg.n_kv_heads, n, cfg.head_dim) for n in lengths]
+            self.values = [zeros(cfg.n_kv_heads, n, cfg.head_dim) for n in lengths]
         self.length = 0
 
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.keys + self.values)
 
+    def update(self, layer: int, k, v, start: int):
+        """Store the keys and values of positions start, start + 1, ... and return those the
+        new queries attend to: every cached position (a windowed layer: the ones it kept)
+        followed by the new ones."""
+        keys, values = self.keys[layer], self.values[layer]
+        length, end = keys.shape[2], start + k.shape[2]
+        if length >= end:  # in order
+            keys[:, :, start:end], values[:, :, start:end] = k, v
+            return keys[:, :, :end], values[:, :, :end]
+        past = torch.arange(max(0, start - length), start, device=k.device) % max(length, 1)
+        k_all = torch.cat([keys[:, :, past], k], dim=2)
+        v_all = torch.cat([values[:, :, past], v], dim=2)
+        if length:
+            kept = torch.arange(max(start, end - length), end, device=k.device)
+            keys[:, :, kept % length] = k[:, :, kept - start]
+            values[:, :, kept % length] = v[:, :, kept - start]
+        return k_all, v_all
 
-class Attention(nn.Module):
-    """Multi-head attention with grouped K/V heads. ``attention="naive"`` materialises the
-    score matrix; "flash" calls scaled_dot_product_attention (never materialises it)."""
 
-    def __init__(self, cfg: TransformerConfig, causal: bool):
+def _rope(x, rope, offset):
+    """RoPE on x (batch, seq, heads, dim) at positions offset, offset + 1, ..."""
+    cos, sin = (t[offset:offset + x.shape[1], None, :] for t in rope)
+    return x * cos + _rotate_half(x) * sin
+
+
+class _AttentionCore(nn.Module):
+    """The attention core shared by `Attention` and `LatentAttention`: softmax(QK^T /
+    sqrt(head_dim) + bias) V, causal for a decoder's self-attention, within ``window``
+    positions (the query's own included) for a windowed layer. ``attention="naive"``
+    materialises the scores; "flash" calls scaled_dot_product_attention."""
+
+    def __init__(self, cfg: TransformerConfig, causal: bool, window: int | None):
         super().__init__()
-        self.cfg, self.causal = cfg, causal
-        q_width, kv_width = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
-        self.q = nn.Linear(cfg.d_model, q_width, bias=cfg.bias)
-        self.k = nn.Linear(cfg.d_model, kv_width, bias=cfg.bias)
-        self.v = nn.Linear(cfg.d_model, kv_width, bias=cfg.bias)
-        self.o = nn.Linear(q_width, cfg.d_model, bias=cfg.bias)
+        self.cfg, self.causal, self.window = cfg, causal, window
+        self.groups = cfg.n_heads // cfg.n_kv_heads
         self.attention = "naive"
         self.recompute_core = False
 
-    def _heads(self, x, n_heads, rope=None, offset=0):
-        b, s, _ = x.shape
-        x = x.view(b, s, n_heads, self.cfg.head_dim)
-        if rope is not None:
-            cos, sin = (t[offset:offset + s, None, :] for t in rope)
-            x = x * cos + _rotate_half(x) * sin
-        return x.transpose(1, 2).contiguous()  # (batch, heads, seq, head_dim)
-
     def core(self, q, k, v, bias=None):
-        """softmax(QK^T / sqrt(d_head) + bias) V, causal when this is a decoder self-attention."""
-        causal = self.causal and q.shape[2] > 1
+        s_q, s_k = q.shape[2], k.shape[2]
+        if self.window is not None and s_k > self.window:
+            return self._windowed(q, k, v)
+        causal = self.causal and s_q > 1
         if self.attention == "flash" and bias is None:
-            gqa = self.cfg.n_kv_heads != self.cfg.n_heads
-            return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=gqa)
-        groups = self.cfg.n_heads // self.cfg.n_kv_heads
-        if groups > 1:
-            k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+            return F.scaled_dot_product_attention(q, k, v, is_causal=causal,
+                                                  enable_gqa=self.groups > 1)
+        if self.groups > 1:
+            k, v = (t.repeat_interleave(self.groups, dim=1) for t in (k, v))
         scores = torch.matmul(q * (1.0 / math.sqrt(self.cfg.head_dim)), k.transpose(-2, -1))
         if bias is not None:
             scores = scores + bias
         if causal:
-            s_q, s_k = scores.shape[-2:]
             mask = torch.ones(s_q, s_k, dtype=torch.bool, device=q.device).triu(s_k - s_q + 1)
             scores = scores.masked_fill(mask, float("-inf"))
         return torch.matmul(scores.softmax(dim=-1), v)
 
+    def _windowed(self, q, k, v):
+        """A windowed layer longer than its window: each query against the ``window`` keys
+        ending at its own position, a band (keys before position 0 masked), so that the
+        scores are s x window, as `blocks.core_pairs` counts them. The keys end at the last
+        query (a cache may hold fewer keys before the queries than the window)."""
+        w, s_q, s_k = self.window, q.shape[2], k.shape[2]
+        if self.groups > 1:
+            k, v = (t.repeat_interleave(self.groups, dim=1) for t in (k, v))
+        pad = w - 1 - (s_k - s_q)  # slots before the first key
+        k, v = (F.pad(t, (0, 0, max(pad, 0), 0))[:, :, max(-pad, 0):] for t in (k, v))
+        k, v = (t.unfold(2, w, 1).transpose(-1, -2) for t in (k, v))  # (b, h, s_q, w, d)
+        slot = torch.arange(w, device=q.device)
+        query = torch.arange(s_q, device=q.device)[:, None]
+        empty = (query + slot < pad)[:, None, :]  # (s_q, 1, w): no key in that slot
+        q = q.unsqueeze(-2)  # (b, h, s_q, 1, d)
+        if self.attention == "flash":
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=~empty)
+        else:
+            scores = torch.matmul(q * (1.0 / math.sqrt(self.cfg.head_dim)),
+                                  k.transpose(-2, -1))
+            out = torch.matmul(scores.masked_fill(empty, float("-inf")).softmax(dim=-1), v)
+        return out.squeeze(-2)
+
+    def _attend(self, q, k, v, bias=None):
+        if self.recompute_core and torch.is_grad_enabled():
+            return checkpoint(self.core, q, k, v, bias, use_reentrant=True)
+        return self.core(q, k, v, bias)
+
+
+class Attention(_AttentionCore):
+    """Multi-head attention with grouped K/V heads (biases as the config gives them; a
+    qk_norm over each head or over all of Q and K; a sliding window on windowed layers)."""
+
+    def __init__(self, cfg: TransformerConfig, causal: bool, window: int | None = None):
+        super().__init__(cfg, causal, window)
+        q_width, kv_width = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
+        qkv_bias, out_bias = blocks.attention_biases(cfg)
+        self.q = nn.Linear(cfg.d_model, q_width, bias=qkv_bias)
+        self.k = nn.Linear(cfg.d_model, kv_width, bias=qkv_bias)
+        self.v = nn.Linear(cfg.d_model, kv_width, bias=qkv_bias)
+        self.o = nn.Linear(q_width, cfg.d_model, bias=out_bias)
+        self.q_norm = self.k_norm = None
+        if cfg.qk_norm == "head":
+            self.q_norm, self.k_norm = _norm(cfg, cfg.head_dim), _norm(cfg, cfg.head_dim)
+        elif cfg.qk_norm == "full":
+            self.q_norm, self.k_norm = _norm(cfg, q_width), _norm(cfg, kv_width)
+
+    def _heads(self, x, n_heads, rope=None, offset=0, norm=None):
+        b, s, _ = x.shape
+        if norm is not None and self.cfg.qk_norm == "full":
+            x = norm(x)
+        x = x.view(b, s, n_heads, self.cfg.head_dim)
+        if norm is not None and self.cfg.qk_norm == "head":
+            x = norm(x)
+        if rope is not None:
+            x = _rope(x, rope, offset)
+        return x.transpose(1, 2).contiguous()  # (batch, heads, seq, head_dim)
+
     def forward(self, x, memory=None, rope=None, bias=None, cache=None, layer=0):
         b, s, _ = x.shape
         source = x if memory is None else memory
-        q = self._heads(self.q(x), self.cfg.n_heads, rope, cache.length if cache else 0)
-        k = self._heads(self.k(source), self.cfg.n_kv_heads, rope,
-                        cache.length if cache else 0)
+        offset = cache.length if cache else 0
+        q = self._heads(self.q(x), self.cfg.n_heads, rope, offset, self.q_norm)
+        k = self._heads(self.k(source), self.cfg.n_kv_heads, rope, offset, self.k_norm)
         v = self._heads(self.v(source), self.cfg.n_kv_heads)
         if cache is not None:
-            start, end = cache.length, cache.length + s
-            cache.keys[layer][:, :, start:end] = k
-            cache.values[layer][:, :, start:end] = v
-            k, v = cache.keys[layer][:, :, :end], cache.values[layer][:, :, :end]
-        if self.recompute_core and torch.is_grad_enabled():
-            out = checkpoint(self.core, q, k, v, bias, use_reentrant=True)
-        else:
-            out = self.core(q, k, v, bias)
+            k, v = cache.update(layer, k, v, offset)
+        out = self._attend(q, k, v, bias)
         return self.o(out.transpose(1, 2).reshape(b, s, -1))
 
 
-class MLP(nn.Module):
-    """d_model -> d_ff -> d_model; gated (SwiGLU-style) with a third matrix."""
+class LatentAttention(_AttentionCore):
+    """Multi-head latent attention (DeepSeek-V2, Liu et al. 2024, sec. 2.1): the keys'
+    no-position part and the values come up from a latent of kv_lora_rank, each head's rotary
+    part of the key is one shared qk_rope_head_dim key, and the queries go through a latent of
+    q_lora_rank (or straight from the input). A cache keeps the (normed) latent and the
+    rotated shared key; every head's keys and values are expanded from it each step."""
 
-    def __init__(self, cfg: TransformerConfig):
+    def __init__(self, cfg: TransformerConfig, causal: bool = True, window=None):
+        super().__init__(cfg, causal, window)
+        d, h, hd, rope = cfg.d_model, cfg.n_heads, cfg.head_dim, cfg.qk_rope_head_dim
+        self.v_dim, self.rope_dim = blocks.value_head_dim(cfg), rope
+        if cfg.q_lora_rank:
+            self.q_a = nn.Linear(d, cfg.q_lora_rank, bias=False)
+            self.q_a_norm = _norm(cfg, cfg.q_lora_rank)
+            self.q_b = nn.Linear(cfg.q_lora_rank, h * hd, bias=False)
+        else:
+            self.q = nn.Linear(d, h * hd, bias=False)
+        self.kv_a = nn.Linear(d, cfg.kv_lora_rank + rope, bias=False)
+        self.kv_a_norm = _norm(cfg, cfg.kv_lora_rank)
+        self.kv_b = nn.Linear(cfg.kv_lora_rank, h * (hd - rope + self.v_dim), bias=False)
+        self.o = nn.Linear(h * self.v_dim, d, bias=False)
+
+    def forward(self, x, memory=None, rope=None, bias=None, cache=None, layer=0):
+        cfg = self.cfg
+        b, s, _ = x.shape
+        h, nope, r_kv = cfg.n_heads, cfg.head_dim - self.rope_dim, cfg.kv_lora_rank
+        offset = cache.length if cache else 0
+        q = self.q_b(self.q_a_norm(self.q_a(x))) if cfg.q_lora_rank else self.q(x)
+        q_nope, q_rot = q.view(b, s, h, cfg.head_dim).split([nope, self.rope_dim], dim=-1)
+        latent, k_rot = self.kv_a(x).split([r_kv, self.rope_dim], dim=-1)
+        latent, k_rot = self.kv_a_norm(latent), k_rot[:, :, None, :]
+        if rope is not None:
+            q_rot, k_rot = _rope(q_rot, rope, offset), _rope(k_rot, rope, offset)
+        if cache is not None:
+            stored = cache.keys[layer]
+            stored[:, 0, offset:offset + s] = torch.cat([latent, k_rot[:, :, 0]], dim=-1)
+            latent, k_rot = stored[:, 0, :offset + s].split([r_kv, self.rope_dim], dim=-1)
+            k_rot = k_rot[:, :, None, :]
+        length = latent.shape[1]
+        k_nope, v = self.kv_b(latent).view(b, length, h, nope + self.v_dim).split(
+            [nope, self.v_dim], dim=-1)
+        k = torch.cat([k_nope, k_rot.expand(b, length, h, self.rope_dim)], dim=-1)
+        q = torch.cat([q_nope, q_rot], dim=-1)
+        out = self._attend(*(t.transpose(1, 2) for t in (q, k, v)), bias)
+        return self.o(out.transpose(1, 2).reshape(b, s, h * self.v_dim))
+
+
+class MLP(nn.Module):
+    """d_model -> d_ff -> d_model; gated (SwiGLU-style) with a third matrix. ``d_ff`` defaults
+    to the config's (an expert's or a shared expert's is given)."""
+
+    def __init__(self, cfg: TransformerConfig, d_ff: int | None = None):
         super().__init__()
+        f, bias = cfg.d_ff if d_ff is None else d_ff, blocks.mlp_has_bias(cfg)
         self.act = ACTIVATION_FNS[cfg.activation]
-        self.up = nn.Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias)
-        self.gate = nn.Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias) if cfg.gated_mlp else None
-        self.down = nn.Linear(cfg.d_ff, cfg.d_model, bias=cfg.bias)
+        self.up = nn.Linear(cfg.d_model, f, bias=bias)
+        self.gate = nn.Linear(cfg.d_model, f, bias=bias) if cfg.gated_mlp else None
+        self.down = nn.Linear(f, cfg.d_model, bias=bias)
 
     def forward(self, x):
         h = self.act(self.up(x))
@@ -152,13 +281,19 @@ class MLP(nn.Module):
 
 class MoE(nn.Module):
     """Mixture of experts (Shazeer et al. 2017; Mixtral): a linear router picks top_k experts
-    per token; their outputs are mixed with the renormalised router weights."""
+    per token; their outputs are mixed with the renormalised router weights. Fine-grained
+    experts have their own width (d_ff_expert); a shared expert (DeepSeekMoE, Qwen2-MoE) runs
+    on every token, scaled by a sigmoid gate where the config has one (Qwen2-MoE)."""
 
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.top_k = cfg.top_k
         self.router = nn.Linear(cfg.d_model, cfg.n_experts, bias=False)
-        self.experts = nn.ModuleList(MLP(cfg) for _ in range(cfg.n_experts))
+        width = cfg.d_ff if cfg.d_ff_expert is None else cfg.d_ff_expert
+        self.experts = nn.ModuleList(MLP(cfg, width) for _ in range(cfg.n_experts))
+        self.shared = MLP(cfg, cfg.shared_expert_d_ff) if cfg.shared_expert_d_ff else None
+        self.shared_gate = (nn.Linear(cfg.d_model, 1, bias=False) if cfg.shared_expert_gate
+                            else None)
 
     def forward(self, x):
         shape = x.shape
@@ -171,32 +306,51 @@ class MoE(nn.Module):
             if token.numel():
                 y = expert(x[token]) * weights[token, slot, None]
                 out = out.index_add(0, token, y.to(out.dtype))  # autocast: bf16 into fp32
+        if self.shared is not None:
+            y = self.shared(x)
+            if self.shared_gate is not None:
+                y = torch.sigmoid(self.shared_gate(x)) * y
+            out = out + y.to(out.dtype)
         return out.reshape(shape)
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block (post-norm for BERT), optionally with cross-attention."""
+    """Pre-norm transformer block (post-norm for BERT), optionally with cross-attention.
+    Layer ``layer`` of a decoder may be windowed, or dense among experts (`blocks`); its norms
+    may also follow each sublayer (norm_placement "sandwich", Gemma 2) or only follow it
+    ("output", OLMo 2); a parallel block (GPT-NeoX) adds both sublayers to its input."""
 
-    def __init__(self, cfg: TransformerConfig, causal: bool, cross: bool = False):
+    def __init__(self, cfg: TransformerConfig, causal: bool, cross: bool = False,
+                 layer: int = 0):
         super().__init__()
-        self.post_norm = cfg.post_norm
-        self.norm1, self.attn = _norm(cfg), Attention(cfg, causal)
+        self.post_norm, self.parallel = cfg.post_norm, cfg.parallel_block
+        before, after = cfg.norm_placement != "output", cfg.norm_placement != "pre"
+        window = cfg.sliding_window if blocks.is_windowed(cfg, layer) else None
+        attention = LatentAttention if cfg.kv_lora_rank else Attention
+        self.norm1, self.attn = (_norm(cfg) if before else None), attention(cfg, causal, window)
         self.cross = Attention(cfg, causal=False) if cross else None
         self.norm_cross = _norm(cfg) if cross else None
-        self.norm2 = _norm(cfg)
-        self.mlp = MoE(cfg) if cfg.is_moe else MLP(cfg)
+        self.norm2 = _norm(cfg) if before else None
+        self.post_attn = _norm(cfg) if after else None
+        self.post_mlp = _norm(cfg) if after else None
+        self.mlp = MoE(cfg) if cfg.is_moe and layer >= cfg.dense_layers else MLP(cfg)
 
-    def _residual(self, x, norm, fn):
+    def _residual(self, x, norm, fn, post=None):
         if self.post_norm:
             return norm(x + fn(x))
-        return x + fn(norm(x))
+        h = fn(x if norm is None else norm(x))
+        return x + (h if post is None else post(h))
 
     def forward(self, x, memory=None, rope=None, bias=None, cache=None, layer=0):
-        x = self._residual(x, self.norm1,
-                           lambda h: self.attn(h, rope=rope, bias=bias, cache=cache, layer=layer))
+        def attend(h):
+            return self.attn(h, rope=rope, bias=bias, cache=cache, layer=layer)
+
+        if self.parallel:
+            return x + attend(self.norm1(x)) + self.mlp(self.norm2(x))
+        x = self._residual(x, self.norm1, attend, self.post_attn)
         if self.cross is not None:
             x = self._residual(x, self.norm_cross, lambda h: self.cross(h, memory=memory))
-        return self._residual(x, self.norm2, self.mlp)
+        return self._residual(x, self.norm2, self.mlp, self.post_mlp)
 
 
 def relative_position_bucket(rel, bidirectional: bool, n_buckets=RELATIVE_BUCKETS,
@@ -222,7 +376,7 @@ class Stack(nn.Module):
     def __init__(self, cfg: TransformerConfig, n_layers: int, causal: bool, cross: bool):
         super().__init__()
         self.cfg, self.causal = cfg, causal
-        self.layers = nn.ModuleList(Block(cfg, causal, cross) for _ in range(n_layers))
+        self.layers = nn.ModuleList(Block(cfg, causal, cross, i) for i in range(n_layers))
         self.final_norm = None if cfg.post_norm else _norm(cfg)
         self.relative = (nn.Embedding(RELATIVE_BUCKETS, cfg.n_heads)
                          if cfg.positions == "relative" else None)
@@ -281,8 +435,8 @@ class Transformer(nn.Module):
                                     and cfg.frontend == "tokens" else None)
         self.segments = nn.Embedding(cfg.type_vocab_size, d) if cfg.type_vocab_size else None
         self.embedding_norm = _norm(cfg) if cfg.embedding_norm else None
-        if cfg.positions == "rotary":
-            cos, sin = rotary_tables(cfg.max_seq_len, cfg.head_dim)
+        if cfg.positions == "rotary":  # multi-head latent attention rotates its rotary part
+            cos, sin = rotary_tables(cfg.max_seq_len, cfg.qk_rope_head_dim or cfg.head_dim)
             self.register_buffer("rope_cos", cos, persistent=False)
             self.register_buffer("rope_sin", sin, persistent=False)
         if cfg.arch == "encoder-decoder":
@@ -300,7 +454,7 @@ class Transformer(nn.Module):
     def set_attention(self, attention: str = "naive") -> "Transformer":
         check_choice("attention", attention, ATTENTIONS)
         for m in self.modules():
-            if isinstance(m, Attention):
+            if isinstance(m, _AttentionCore):
                 m.attention = attention
         return self
 
@@ -308,7 +462,7 @@ class Transformer(nn.Module):
         """None, "selective" (attention core, Korthikanti et al. 2022) or "full" (each block)."""
         check_choice("recompute", recompute, (None, "selective", "full"))
         for m in self.modules():
-            if isinstance(m, Attention):
+            if isinstance(m, _AttentionCore):
                 m.recompute_core = recompute == "selective"
             if isinstance(m, Stack):
                 m.recompute_layers = recompute == "full"

@@ -23,7 +23,6 @@ from .charts import (
     isoflop_chart,
     line_chart,
     log_bars_chart,
-    memory_stack_chart,
     parallel_plan_chart,
     parameter_breakdown_chart,
     parameter_scaling_chart,
@@ -31,11 +30,12 @@ from .charts import (
     predicted_vs_measured_chart,
     ranked_bar_chart,
     roofline_chart,
-    step_memory_chart,
     training_curves_chart,
     workload_map_chart,
     year_trend_chart,
 )
+from .memory_charts import memory_stack_chart, step_memory_chart
+from .diagrams import *  # the schematic diagrams, by their names in diagrams.__all__
 from .style import (
     DOMAIN_COLOURS,
     DOMAIN_STYLES,

@@ -2,13 +2,16 @@
 drawn at their values, its result and its chart as an image.
 
 The website has no kernel, so ``_config.yml`` ranks this ``text/html`` above the live
-widget view; JupyterLab shows the live widget.
+widget view; JupyterLab shows the live widget. The snapshot also carries the explorer's name,
+settings and controls as data attributes, from which the website's "make live" button
+(site/live-explorers.mjs) recomputes it in the browser.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 
 import ipywidgets as W
@@ -33,16 +36,22 @@ def snapshot_html(title: str, settings: str, result_html: str, chart, *,
         image = (f"<img alt='{html.escape(alt)}' "
                  f"src='data:image/png;base64,{data}' style='max-width:{max_width}px'>")
     return (f"<div class='bigcompute-explorer'><p><b>{html.escape(title)}</b> "
-            f"({html.escape(settings)})<br><i>{SNAPSHOT_NOTE}</i></p>{result_html}{image}</div>")
+            f"(<span class='bigcompute-settings-text'>{html.escape(settings)}</span>)<br>"
+            f"<i class='bigcompute-snapshot-note'>{SNAPSHOT_NOTE}</i></p>"
+            f"<div class='bigcompute-result'>{result_html}</div>{image}</div>")
 
 
-def controls_snapshot_html(widget) -> str:
+def controls_snapshot_html(widget, names: dict | None = None) -> str:
     """An explorer's controls drawn in plain HTML at their current values, for its static
     snapshot: sliders as disabled range inputs with their readout, drop-downs as disabled
     selects showing the chosen option, text boxes as disabled inputs. The website, which has
     no kernel, then shows what the reader could move and where it stands (the rest of the
-    snapshot shows the numbers and chart at those values). Empty when there are no controls."""
-    items = "".join(_control_html(w) for w in _controls_in(widget))
+    snapshot shows the numbers and chart at those values). Empty when there are no controls.
+
+    ``names`` maps ``id(widget)`` to (setting name, `explorers.base.Control`): each such
+    control then carries its name, kind and choices as data attributes, for the website's
+    live explorers (site/live-explorers.mjs), which rebuild it as a live input."""
+    items = "".join(_control_html(w, (names or {}).get(id(w))) for w in _controls_in(widget))
     if not items:
         return ""
     return (f"<div class='bigcompute-controls' style='display:flex;flex-wrap:wrap;"
@@ -63,7 +72,26 @@ def _controls_in(widget):
         yield widget
 
 
-def _control_html(w) -> str:
+def _control_data(name: str, control) -> str:
+    """The data attributes of a named control: its setting, kind and choices or range."""
+    data = {"key": name, "kind": control.kind}
+    if control.options:
+        data["options"] = json.dumps(_jsonable(list(control.options)))
+    for attr in ("lo", "hi", "step"):
+        if getattr(control, attr) is not None:
+            data[attr] = repr(getattr(control, attr))
+    return "".join(f" data-{k}='{html.escape(str(v), quote=True)}'" for k, v in data.items())
+
+
+def _jsonable(value):
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def _control_html(w, named=None) -> str:
     label = html.escape(w.description or "")
     disabled = " disabled"  # drawn, not live: the website has no kernel to recompute
     if isinstance(w, W.FloatLogSlider):
@@ -93,7 +121,8 @@ def _control_html(w) -> str:
                 f"{disabled}>")
     # a control the explorer has switched off (it does not apply) is faded, as live
     faded = ";opacity:0.45" if w.disabled else ""
-    return (f"<label class='bigcompute-control' style='{_CONTROL_STYLE}{faded}'>"
+    data = _control_data(*named) if named else ""
+    return (f"<label class='bigcompute-control'{data} style='{_CONTROL_STYLE}{faded}'>"
             f"<span style='{_CONTROL_LABEL_STYLE}'>{label}</span>{body}</label>")
 
 
@@ -108,13 +137,37 @@ def _readout(w) -> str:
 def snapshot_with_controls(explorer) -> str:
     """The explorer's static snapshot with its controls drawn in it, just below the title
     line (or first, for a snapshot of another shape), wrapped in
-    ``div.bigcompute-widget-snapshot`` (the website's browser test looks for it)."""
+    ``div.bigcompute-widget-snapshot`` (the website's browser test looks for it).
+
+    An explorer of `bigcompute.explorers.SPECS` also carries, as data attributes of its
+    ``div.bigcompute-explorer``, its name (``data-explorer``) and settings (``data-settings``,
+    JSON), and each control its name, kind and choices: what the website's live explorers
+    need to recompute it in the browser."""
     snapshot = explorer.snapshot_html()
-    controls = controls_snapshot_html(explorer)
+    names, data = _explorer_data(explorer)
+    controls = controls_snapshot_html(explorer, names)
     head = "<div class='bigcompute-explorer'>"
     if snapshot.startswith(head) and "</p>" in snapshot:
         cut = snapshot.index("</p>") + len("</p>")
         snapshot = snapshot[:cut] + controls + snapshot[cut:]
+        snapshot = f"<div class='bigcompute-explorer'{data}>" + snapshot[len(head):]
     else:
         snapshot = controls + snapshot
     return f"<div class='bigcompute-widget-snapshot'>{snapshot}</div>"
+
+
+def _explorer_data(explorer) -> tuple[dict, str]:
+    """({id(widget): (setting, Control)}, the data attributes of its div) of an explorer whose
+    spec is one of `explorers.SPECS`; ({}, "") for anything else."""
+    from ..explorers import SPECS
+
+    spec = getattr(explorer, "spec", None)
+    kind = next((k for k, c in SPECS.items() if type(spec) is c), None)
+    if kind is None:
+        return {}, ""
+    declared = spec.controls()
+    widgets = {**getattr(explorer, "controls", {}), **getattr(explorer, "derived_controls", {})}
+    names = {id(w): (name, declared[name]) for name, w in widgets.items() if name in declared}
+    settings = json.dumps(_jsonable(explorer.settings()), separators=(",", ":"))
+    return names, (f" data-explorer='{kind}'"
+                   f" data-settings='{html.escape(settings, quote=True)}'")
