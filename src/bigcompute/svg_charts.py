@@ -24,6 +24,7 @@ import html
 import math
 
 from . import units
+from .palette import _METRIC_FORMATS, MEMORY_COLOURS, PART_COLOURS, ROOF_COLOURS, STEP_TIME_COLOURS
 
 __all__ = [
     "RECIPES",
@@ -34,12 +35,6 @@ __all__ = [
     "roofline_chart",
 ]
 
-# The colours of `plots.style` (tests/test_svg_charts.py holds them equal).
-ROOF_COLOURS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
-                "#8C8C8C")
-MEMORY_COLOURS = {"weights": "#4C72B0", "gradients": "#DD8452",
-                  "optimizer states": "#55A868", "activations": "#C44E52",
-                  "logits and loss": "#8172B3"}
 PX_PER_INCH = 90
 FONT = "font-family='sans-serif'"
 
@@ -387,10 +382,6 @@ def _shorten(label: str, room: float) -> str:
     return label if len(label) <= most else label[:most - 1] + "\u2026"
 
 
-PART_COLOURS = {"embeddings": "#4C72B0", "attention": "#DD8452", "MLP": "#55A868",
-                "norms": "#C44E52", "output head": "#8172B3", "relative positions": "#937860"}
-
-
 def parameter_breakdown_chart(breakdowns: dict[str, dict[str, int]], *, width: float = 9.0,
                               height_per_model: float = 1.9) -> str:
     """`plots.charts.parameter_breakdown_chart` as SVG: one panel per model, a bar per kind of
@@ -482,17 +473,6 @@ def compute_optimal_chart(budgets: list[float],
         body.append(_text(left - 52, yc, ylabel, 11, "middle",
                           extra=f" transform='rotate(-90 {left - 52:.1f} {yc:.1f})'"))
     return _svg(w, h, body, title)
-
-
-STEP_TIME_COLOURS = {"compute": "#4C72B0", "tensor-parallel comm": "#DD8452",
-                     "data-parallel comm": "#55A868", "pipeline bubble": "#C44E52"}
-_METRIC_FORMATS = {
-    "peak FLOP/s": units.format_rate,
-    "memory (bytes)": lambda v: units.format_bytes(v, binary=False),
-    "bandwidth (bytes/s)": lambda v: units.format_bytes(v, binary=False) + "/s",
-    "FLOP/s per watt": lambda v: units.format_rate(v).replace("FLOP/s", "FLOP/s/W"),
-    "ridge point (FLOP/B)": lambda v: f"{v:.3g}",
-}
 
 
 def _bar_rows(labels: list[str], top: float, bar_h: float = 16, gap: float = 6):

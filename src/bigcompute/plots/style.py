@@ -4,53 +4,26 @@ tick formatters every chart shares. matplotlib is imported inside each formatter
 from __future__ import annotations
 
 from .. import units
+from ..palette import (  # noqa: F401  (the charts read the formats here)
+    _METRIC_FORMATS,
+    MEMORY_COLOURS,
+    PART_COLOURS,
+    ROOF_COLOURS,
+    STEP_TIME_COLOURS,
+)
 
 __all__ = [
     "PART_COLOURS", "ROOF_COLOURS", "MEMORY_COLOURS", "DOMAIN_COLOURS", "STEP_TIME_COLOURS",
     "DOMAIN_STYLES",
 ]
 
-# One colour per kind of parameter, reused by every chart that splits a model up.
-PART_COLOURS = {
-    "embeddings": "#4C72B0",
-    "attention": "#DD8452",
-    "MLP": "#55A868",
-    "norms": "#C44E52",
-    "output head": "#8172B3",
-    "relative positions": "#937860",
-}
-
-
-# One colour per roofline (device), cycled; measured points reuse them by group.
-ROOF_COLOURS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
-                "#8C8C8C")
-
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-
-
-# One colour per part of the training-memory ledger (memory.TrainingMemory's fields).
-MEMORY_COLOURS = {
-    "weights": "#4C72B0",
-    "gradients": "#DD8452",
-    "optimizer states": "#55A868",
-    "activations": "#C44E52",
-    "logits and loss": "#8172B3",
-}
 
 
 # One colour per application domain (workloads.DOMAINS).
 DOMAIN_COLOURS = {"language": "#4C72B0", "vision": "#DD8452", "speech": "#55A868",
                   "science": "#C44E52"}
-
-
-# One colour per part of a training step's time (parallel.StepTime's parts).
-STEP_TIME_COLOURS = {
-    "compute": "#4C72B0",
-    "tensor-parallel comm": "#DD8452",
-    "data-parallel comm": "#55A868",
-    "pipeline bubble": "#C44E52",
-}
 
 
 # One colour and marker per domain of the notable-models dataset (`trends.DOMAINS`).
@@ -123,10 +96,3 @@ def _binary_bytes_locator(span: float, max_ticks: int = 7):
     return MultipleLocator(step)
 
 
-_METRIC_FORMATS = {
-    "peak FLOP/s": units.format_rate,
-    "memory (bytes)": lambda v: units.format_bytes(v, binary=False),
-    "bandwidth (bytes/s)": lambda v: units.format_bytes(v, binary=False) + "/s",
-    "FLOP/s per watt": lambda v: units.format_rate(v).replace("FLOP/s", "FLOP/s/W"),
-    "ridge point (FLOP/B)": lambda v: f"{v:.3g}",
-}
